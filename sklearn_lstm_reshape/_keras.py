@@ -1,0 +1,233 @@
+"""The only module that imports keras.
+
+Keras is imported on first use, never when the package is imported. Keras 3
+fails at import when no backend is configured and TensorFlow is absent, so
+before that first import this module picks an installed backend itself,
+unless the user already chose one.
+"""
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import random
+import sys
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("sklearn_lstm_reshape")
+
+# The order in which an installed backend is picked when none is configured:
+# jax is the lightest install and the fastest to import on a CPU.
+_BACKEND_PREFERENCE = ("jax", "tensorflow", "torch")
+_BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
+
+_import_lock = threading.Lock()
+
+
+def _backend_is_installed(name):
+    module = _BACKEND_MODULES.get(name)
+    return module is not None and importlib.util.find_spec(module) is not None
+
+
+def _configured_backend():
+    """The backend named by ``KERAS_BACKEND`` or by ``keras.json``, if any."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    keras_home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    config = Path(keras_home) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend")
+    except (OSError, ValueError):
+        return None
+
+
+def choose_backend():
+    """Make sure ``import keras`` will find a usable backend.
+
+    ``KERAS_BACKEND`` always wins. A backend named in ``keras.json`` is kept when
+    it is installed; Keras writes "tensorflow" there on its first import even
+    when another backend was chosen, so that file alone is no evidence that
+    TensorFlow is wanted. Otherwise the first installed of jax, tensorflow and
+    torch is written into ``os.environ`` so that joblib workers inherit it.
+
+    Returns
+    -------
+    backend : str or None
+        The backend Keras will use, or None when none is installed.
+    """
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    configured = _configured_backend()
+    if configured and _backend_is_installed(configured):
+        return configured
+    for name in _BACKEND_PREFERENCE:
+        if _backend_is_installed(name):
+            os.environ["KERAS_BACKEND"] = name
+            logger.info(
+                "No usable Keras backend is configured; using %r. Set the "
+                "KERAS_BACKEND environment variable to choose another.",
+                name,
+            )
+            return name
+    return None
+
+
+def import_keras():
+    """Import keras, choosing a backend first if none is configured."""
+    with _import_lock:
+        if "keras" not in sys.modules:
+            if choose_backend() is None:
+                raise ImportError(
+                    "sklearn_lstm_reshape needs a Keras backend, and none of "
+                    "jax, tensorflow or torch is installed. Install one, for "
+                    'example: pip install "sklearn-lstm-reshape[jax]".'
+                )
+        import keras
+
+    return keras
+
+
+def is_keras_model(obj):
+    """True when ``obj`` is a Keras model, without importing keras for it."""
+    if "keras" not in sys.modules:
+        return False
+    return isinstance(obj, import_keras().Model)
+
+
+# Loaded models are shared by every estimator that names the same unchanged
+# file, so that a grid search does not load (and re-compile) one per candidate.
+_loaded_models: OrderedDict = OrderedDict()
+_MAX_LOADED_MODELS = 8
+
+
+def load_model(path):
+    """Load a ``.keras`` file, reusing the model while the file is unchanged."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"model={str(path)!r} is not a .keras file. Save the model with "
+            "model.save('name.keras') and pass that path, or pass the "
+            "keras.Model itself."
+        )
+    if not path.is_file():
+        raise ValueError(
+            f"model={str(path)!r} does not exist. Pass the path of a saved "
+            ".keras file or a keras.Model."
+        )
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _import_lock:
+        model = _loaded_models.get(key)
+        if model is not None:
+            _loaded_models.move_to_end(key)
+            return model
+    keras = import_keras()
+    # compile=False: the model is only run forward, and a model compiled under
+    # one backend may not load its compile state under another.
+    model = keras.models.load_model(path, compile=False)
+    with _import_lock:
+        _loaded_models[key] = model
+        while len(_loaded_models) > _MAX_LOADED_MODELS:
+            _loaded_models.popitem(last=False)
+    return model
+
+
+@contextlib.contextmanager
+def seeded(random_state):
+    """Seed Python, NumPy and Keras for the block, then restore their state.
+
+    ``random_state`` is an int (reproducible), or None (leave the global
+    random state alone, as scikit-learn does).
+    """
+    if random_state is None:
+        yield
+        return
+    keras = import_keras()
+    from keras.src.backend.common import global_state
+
+    saved_keras = {
+        name: global_state.get_global_attribute(name)
+        for name in ("global_random_seed", "global_seed_generator")
+    }
+    saved_python = random.getstate()
+    saved_numpy = np.random.get_state()
+    saved_torch = None
+    if keras.backend.backend() == "torch":
+        import torch
+
+        saved_torch = torch.random.get_rng_state()
+    keras.utils.set_random_seed(int(random_state))
+    try:
+        yield
+    finally:
+        for name, value in saved_keras.items():
+            global_state.set_global_attribute(name, value)
+        random.setstate(saved_python)
+        np.random.set_state(saved_numpy)
+        if saved_torch is not None:
+            import torch
+
+            torch.random.set_rng_state(saved_torch)
+
+
+def seed_from(random_state):
+    """An int seed for Keras drawn from a scikit-learn ``random_state``."""
+    from sklearn.utils import check_random_state
+
+    if random_state is None:
+        return None
+    if isinstance(random_state, int | np.integer):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def model_input_shape(model):
+    """The shape of one input sample, e.g. ``(window, n_features)``.
+
+    Dimensions the model leaves free are None.
+    """
+    shapes = model.inputs
+    if shapes is None or len(shapes) != 1:
+        raise ValueError(
+            f"model must take exactly one input, a batch of windows of shape "
+            f"(batch, window, n_features); the given model takes "
+            f"{0 if shapes is None else len(shapes)} inputs."
+        )
+    return tuple(shapes[0].shape[1:])
+
+
+def model_output_shape(model, input_shape):
+    """The shape of the model's output for one sample of ``input_shape``."""
+    keras = import_keras()
+    spec = keras.KerasTensor((1, *input_shape), dtype="float32")
+    output = model.compute_output_spec(spec)
+    if isinstance(output, list | tuple) or not hasattr(output, "shape"):
+        raise ValueError(
+            "model must return a single tensor per window; the given model "
+            "returns several outputs."
+        )
+    return tuple(output.shape[1:])
+
+
+def model_fingerprint(model):
+    """A digest of the model's architecture and weights.
+
+    Two models with the same fingerprint make the same predictions, so the
+    prediction cache can be shared by clones and by reloaded copies.
+    """
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(type(model).__qualname__.encode())
+    try:
+        digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    except (NotImplementedError, TypeError):
+        digest.update(str(id(model)).encode())
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(weight.numpy()).view(np.uint8))
+    return digest.hexdigest()

@@ -1,0 +1,179 @@
+"""The one path every estimator uses to run a Keras model over windows.
+
+Windows are copied to float32 one chunk at a time and the model's outputs are
+written into a preallocated array, so memory is bounded by the chunk, not by
+``n_windows * window``. Results are cached by (model, data, window): grid
+candidates that change only what happens *after* the prediction (a
+threshold, an action) do not run the model again.
+"""
+
+import hashlib
+import sys
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from . import _keras
+from ._windows import sliding_windows
+
+# Bytes of float32 windows copied and handed to Keras at once. Small enough to
+# keep the memory of a long series bounded, large enough that Keras's
+# per-call overhead stays a few percent of the work.
+_CHUNK_BYTES = 16 * 2**20
+# The smallest batch a short input is padded to (see _padded_batch_size).
+_MIN_BATCH = 32
+
+
+class _PredictionCache:
+    """Least-recently-used cache of prediction arrays, bounded in bytes."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self._entries = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        if value.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = value
+            self._bytes += value.nbytes
+            while self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_cache = _PredictionCache(max_bytes=256 * 2**20)
+
+
+def clear_prediction_cache():
+    """Forget every cached prediction.
+
+    Predictions of a model on a data set are kept (up to 256 MiB in all, least
+    recently used dropped first) so that refitting or re-transforming the same
+    data with the same model does not run the model again. Call this to free
+    that memory, or before timing a transform.
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape import clear_prediction_cache
+    >>> clear_prediction_cache()
+    """
+    _cache.clear()
+
+
+def data_fingerprint(X):
+    """Digest of an array's dtype, shape and values."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{X.dtype.str}{X.shape}".encode())
+    digest.update(np.ascontiguousarray(X).view(np.uint8).data)
+    return digest.hexdigest()
+
+
+def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
+    """Run ``model`` over the windows of ``X``, cached.
+
+    Parameters
+    ----------
+    model : keras.Model
+    X : ndarray of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_features)
+        A 2-D series is cut into sliding windows of length ``window``; each
+        sequence of a 3-D panel is one window.
+    window : int or None
+        Window length for a 2-D series; ignored for a panel.
+    batch_size : int
+        Windows per forward pass.
+    verbose : int
+        Print progress when > 0.
+    label : str
+        Prefix of the progress lines.
+
+    Returns
+    -------
+    predictions : read-only ndarray of shape (n_windows, *output_shape), float32
+        One prediction per window, in window order.
+    """
+    key = (
+        _keras.model_fingerprint(model),
+        data_fingerprint(X),
+        window if X.ndim == 2 else None,
+        batch_size,
+    )
+    predictions = _cache.get(key)
+    if predictions is None:
+        windows = sliding_windows(X, window) if X.ndim == 2 else X
+        predictions = predict_windows(
+            model, windows, batch_size=batch_size, verbose=verbose, label=label
+        )
+        predictions.flags.writeable = False
+        _cache.put(key, predictions)
+    return predictions
+
+
+def predict_windows(model, windows, *, batch_size=4096, verbose=0, label=""):
+    """Run ``model`` over an array (or view) of windows, in bounded memory.
+
+    Every call Keras sees has the same batch size for a given input length
+    class, so JAX and TensorFlow compile the forward pass once per model
+    instead of once per distinct remainder: the last chunk is padded.
+
+    Parameters
+    ----------
+    model : keras.Model
+    windows : ndarray of shape (n_windows, timesteps, n_features)
+    batch_size : int
+    verbose : int
+    label : str
+
+    Returns
+    -------
+    predictions : ndarray of shape (n_windows, *output_shape), float32
+    """
+    n_windows = len(windows)
+    batch = _padded_batch_size(n_windows, batch_size)
+    window_bytes = 4 * int(np.prod(windows.shape[1:]))
+    chunk = batch * max(1, _CHUNK_BYTES // (batch * window_bytes))
+    output = None
+    for start in range(0, n_windows, chunk):
+        stop = min(start + chunk, n_windows)
+        block = np.asarray(windows[start:stop], dtype=np.float32)
+        padding = -len(block) % batch
+        if padding:
+            block = np.concatenate([block, np.repeat(block[-1:], padding, axis=0)])
+        result = np.asarray(model.predict(block, batch_size=batch, verbose=0))
+        if output is None:
+            output = np.empty((n_windows, *result.shape[1:]), dtype=np.float32)
+        output[start:stop] = result[: stop - start]
+        if verbose:
+            print(f"{label}predicted {stop}/{n_windows} windows", file=sys.stdout, flush=True)
+    if output is None:
+        raise ValueError("There are no windows to predict.")
+    return output
+
+
+def _padded_batch_size(n_windows, batch_size):
+    """The batch size Keras is called with for ``n_windows`` windows.
+
+    Inputs shorter than ``batch_size`` are padded to the next power of two, so
+    a model is compiled for at most log2(batch_size) shapes however many
+    different lengths it is called on.
+    """
+    if n_windows >= batch_size:
+        return batch_size
+    return min(batch_size, max(_MIN_BATCH, 1 << (n_windows - 1).bit_length()))

@@ -75,6 +75,8 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             raise
         if reset:
             self._fit_ndim = ndim
+        else:
+            self._check_rows(X)
         return X
 
     def _validate_panel(self, X, *, reset):
@@ -108,7 +110,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         if self.model is None:
             window = None if X.ndim == 3 else (self.window or DEFAULT_WINDOW)
             if X.ndim == 2:
-                self._check_rows(X, window, extra=1)
+                self._check_rows(X, window=window, needed=window + 1)
             self.model_ = self._train_default_model(X, window)
         elif isinstance(self.model, str | os.PathLike):
             self.model_ = _keras.load_model(self.model)
@@ -172,15 +174,20 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             )
         return self.window
 
-    def _check_rows(self, X, window, *, extra=0):
-        """A 2-D series needs ``window + extra`` rows to give one prediction."""
-        needed = window + extra
+    def _min_rows(self):
+        """Rows a 2-D series needs for one prediction; strategies refine it."""
+        return self.window_
+
+    def _check_rows(self, X, *, window=None, needed=None):
+        """Refuse a 2-D series too short to give a single prediction."""
+        window = window or self.window_
+        needed = needed or self._min_rows()
         if X.ndim == 2 and X.shape[0] < needed:
             raise ValueError(
                 f"X has {X.shape[0]} sample(s) (rows), but window={window} needs "
                 f"at least {needed} rows"
                 + (" (a forecaster compares each window with the row after it)"
-                   if extra else "")
+                   if needed > window else "")
                 + ". Pass a longer series or set a smaller window."
             )
 

@@ -258,7 +258,7 @@ class ThresholdReshaper(BaseReshaper):
                 f"neither. Use action='interpolate', 'nan', 'clip' or 'scale', "
                 f"or a model that forecasts or reconstructs X."
             )
-        self._check_rows(X, self.window_ or 0, extra=self._history_rows() - (self.window_ or 0) + 1)
+        self._check_rows(X)
         scores = self._scores(X, self._predict(X))
         self.threshold_ = self._calibrate(scores)
         rows = X.reshape(-1, X.shape[-1])
@@ -439,6 +439,9 @@ class ThresholdReshaper(BaseReshaper):
             )
         return kind
 
+    def _min_rows(self):
+        return self._history_rows() + 1
+
     def _history_rows(self):
         """Rows of a 2-D series before the first one that can be scored."""
         if self.window_ is None:
@@ -524,19 +527,21 @@ class ThresholdReshaper(BaseReshaper):
             quantiles = {"upper": 1 - c, "lower": c, "both": [c / 2, 1 - c / 2]}
             return np.quantile(values, quantiles[self.side], axis=0).astype(np.float64)
         threshold = np.asarray(self.threshold, dtype=np.float64)
-        shape = (2, n_columns) if self.side == "both" else (n_columns,)
-        if self.side == "both" and threshold.ndim == 0:
-            threshold = np.stack([-threshold, threshold])
-        elif self.side == "both" and threshold.ndim == 1 and threshold.shape != (n_columns,):
-            threshold = threshold[:, None]
+        shape = (n_columns,)
+        if self.side == "both":
+            shape = (2, n_columns)
+            if threshold.ndim == 0:
+                threshold = np.stack([-threshold, threshold])
+            if threshold.ndim == 1 and len(threshold) == 2:
+                threshold = threshold[:, None]  # one (lower, upper) pair for all
         try:
             threshold = np.broadcast_to(threshold, shape).copy()
         except ValueError:
             raise ValueError(
                 f"threshold has shape {np.shape(self.threshold)}, but the score "
                 f"has {n_columns} column(s): pass one number, or one per score "
-                f"column" + (", as a (lower, upper) pair" if self.side == "both" else "")
-                + "."
+                f"column" + (", as (lower, upper) pairs of shape (2, n_columns)"
+                             if self.side == "both" else "") + "."
             ) from None
         if self.side == "both" and (threshold[0] > threshold[1]).any():
             raise ValueError(

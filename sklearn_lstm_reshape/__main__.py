@@ -13,12 +13,20 @@ def main(argv=None):
     demo = commands.add_parser(
         "demo", help="repair injected sensor faults in the bundled weather series"
     )
-    demo.add_argument("--output", default="sklearn_lstm_reshape_demo",
-                      help="folder for the figure (default: %(default)s)")
-    demo.add_argument("--quick", action="store_true",
-                      help="fewer epochs and a smaller grid, for a smoke test")
-    demo.add_argument("--n-jobs", type=int, default=2,
-                      help="parallel jobs of the grid search (default: %(default)s)")
+    demo.add_argument(
+        "--output",
+        default="sklearn_lstm_reshape_demo",
+        help="folder for the figure (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--quick", action="store_true", help="fewer epochs and a smaller grid, for a smoke test"
+    )
+    demo.add_argument(
+        "--n-jobs",
+        type=int,
+        default=2,
+        help="parallel jobs of the grid search (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     from ._demo import run_demo

@@ -80,8 +80,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         return X
 
     def _validate_panel(self, X, *, reset):
-        X = check_array(X, allow_nd=True, dtype=FLOAT_DTYPES, input_name="X",
-                        estimator=self)
+        X = check_array(X, allow_nd=True, dtype=FLOAT_DTYPES, input_name="X", estimator=self)
         n_features = X.shape[-1]
         if n_features == 0 or X.shape[1] == 0:
             raise ValueError(
@@ -127,12 +126,18 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         from .models import train_forecaster
 
         if self.verbose:
-            print(f"[{type(self).__name__}] training the default LSTM forecaster "
-                  f"on {X.shape[0]} {'sequences' if X.ndim == 3 else 'rows'}",
-                  flush=True)
+            print(
+                f"[{type(self).__name__}] training the default LSTM forecaster "
+                f"on {X.shape[0]} {'sequences' if X.ndim == 3 else 'rows'}",
+                flush=True,
+            )
         return train_forecaster(
-            X, window=window, units=self.units, epochs=self.epochs,
-            random_state=self.random_state, verbose=self.verbose,
+            X,
+            window=window,
+            units=self.units,
+            epochs=self.epochs,
+            random_state=self.random_state,
+            verbose=self.verbose,
         )
 
     def _resolve_window(self, X):
@@ -186,16 +191,23 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"X has {X.shape[0]} sample(s) (rows), but window={window} needs "
                 f"at least {needed} rows"
-                + (" (a forecaster compares each window with the row after it)"
-                   if needed > window else "")
+                + (
+                    " (a forecaster compares each window with the row after it)"
+                    if needed > window
+                    else ""
+                )
                 + ". Pass a longer series or set a smaller window."
             )
 
     def _predict(self, X):
         """The model's predictions for every window of X (cached)."""
         return _predict.predict(
-            self.model_, X, self.window_, batch_size=self.batch_size,
-            verbose=self.verbose, label=f"[{type(self).__name__}] ",
+            self.model_,
+            X,
+            self.window_,
+            batch_size=self.batch_size,
+            verbose=self.verbose,
+            label=f"[{type(self).__name__}] ",
         )
 
     # -- scikit-learn protocol -------------------------------------------------

@@ -44,20 +44,21 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
 
     started = time.perf_counter()
     weather = load_seattle_weather()
-    faults = inject_anomalies(weather.data, anomaly_fraction=0.03,
-                              kinds=("spike", "level_shift"), random_state=0)
+    faults = inject_anomalies(
+        weather.data, anomaly_fraction=0.03, kinds=("spike", "level_shift"), random_state=0
+    )
     # Today's (faulty) readings predict tomorrow's true maximum temperature.
     X = faults.X[:-1]
     y = weather.data[1:, list(weather.feature_names).index("temp_max")]
-    print(f"Seattle daily weather, {X.shape[0]} days x {X.shape[1]} features "
-          f"({', '.join(weather.feature_names)}); {faults.labels[:-1].sum()} days "
-          f"with injected sensor faults in {len(faults.events)} events.")
+    print(
+        f"Seattle daily weather, {X.shape[0]} days x {X.shape[1]} features "
+        f"({', '.join(weather.feature_names)}); {faults.labels[:-1].sum()} days "
+        f"with injected sensor faults in {len(faults.events)} events."
+    )
 
     epochs = 3 if quick else 30
-    print(f"\nTraining an LSTM forecaster (window={WINDOW} days, {epochs} epochs)...",
-          flush=True)
-    lstm = train_forecaster(X, window=WINDOW, units=32, epochs=epochs, random_state=0,
-                            verbose=1)
+    print(f"\nTraining an LSTM forecaster (window={WINDOW} days, {epochs} epochs)...", flush=True)
+    lstm = train_forecaster(X, window=WINDOW, units=32, epochs=epochs, random_state=0, verbose=1)
 
     pipe = make_pipeline(ThresholdReshaper(lstm, window=WINDOW), Ridge())
     grid = {
@@ -66,19 +67,25 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
     }
     cv = TimeSeriesSplit(n_splits=4)
     n_candidates = np.prod([len(v) for v in grid.values()])
-    print(f"\nGridSearchCV: {n_candidates} candidates x {cv.n_splits} time-series folds, "
-          f"n_jobs={n_jobs}...", flush=True)
-    search = GridSearchCV(pipe, grid, cv=cv, n_jobs=n_jobs,
-                          scoring="neg_mean_absolute_error").fit(X, y)
-    baseline = -cross_val_score(Ridge(), X, y, cv=cv,
-                                scoring="neg_mean_absolute_error").mean()
-    clean_baseline = -cross_val_score(Ridge(), weather.data[:-1], y, cv=cv,
-                                      scoring="neg_mean_absolute_error").mean()
+    print(
+        f"\nGridSearchCV: {n_candidates} candidates x {cv.n_splits} time-series folds, "
+        f"n_jobs={n_jobs}...",
+        flush=True,
+    )
+    search = GridSearchCV(pipe, grid, cv=cv, n_jobs=n_jobs, scoring="neg_mean_absolute_error").fit(
+        X, y
+    )
+    baseline = -cross_val_score(Ridge(), X, y, cv=cv, scoring="neg_mean_absolute_error").mean()
+    clean_baseline = -cross_val_score(
+        Ridge(), weather.data[:-1], y, cv=cv, scoring="neg_mean_absolute_error"
+    ).mean()
 
     best = search.best_estimator_.named_steps["thresholdreshaper"]
     results = {
-        "candidates": [_candidate(search, rank, best, X, faults)
-                       for rank in np.argsort(search.cv_results_["rank_test_score"])],
+        "candidates": [
+            _candidate(search, rank, best, X, faults)
+            for rank in np.argsort(search.cv_results_["rank_test_score"])
+        ],
         "best_params": search.best_params_,
         "threshold": best.threshold_,
         "mae_raw": float(baseline),
@@ -104,15 +111,15 @@ def _candidate(search, rank, best, X, faults):
     reshaper = clone(best).set_params(**{k.split("__")[1]: v for k, v in params.items()})
     mask = reshaper.fit(X).flag(X)
     flagged_rows = mask.any(axis=1)
-    events = [(start, stop, feature) for start, stop, feature, _ in faults.events
-              if stop <= len(X)]
+    events = [(start, stop, feature) for start, stop, feature, _ in faults.events if stop <= len(X)]
     return {
         "contamination": params["thresholdreshaper__contamination"],
         "action": params["thresholdreshaper__action"],
         "mae": float(-search.cv_results_["mean_test_score"][rank]),
         "rows_flagged": int(flagged_rows.sum()),
-        "precision": float((flagged_rows & faults.labels[: len(X)]).sum()
-                           / max(flagged_rows.sum(), 1)),
+        "precision": float(
+            (flagged_rows & faults.labels[: len(X)]).sum() / max(flagged_rows.sum(), 1)
+        ),
         "events_caught": sum(mask[start:stop, feature].any() for start, stop, feature in events),
         "events": len(events),
     }
@@ -120,19 +127,26 @@ def _candidate(search, rank, best, X, faults):
 
 def _print_results(results, feature_names):
     candidates = results["candidates"]
-    print("\nCandidates, best first (MAE: downstream error on tomorrow's temp_max in °C, "
-          "mean over folds;\nflags and faults caught: the candidate refitted on the "
-          "whole series):")
-    print(f"  {'contamination':>13}  {'action':<12} {'MAE':>6}  {'rows flagged':>12}  "
-          f"{'faulty among flagged':>20}  {'fault events caught':>19}")
+    print(
+        "\nCandidates, best first (MAE: downstream error on tomorrow's temp_max in °C, "
+        "mean over folds;\nflags and faults caught: the candidate refitted on the "
+        "whole series):"
+    )
+    print(
+        f"  {'contamination':>13}  {'action':<12} {'MAE':>6}  {'rows flagged':>12}  "
+        f"{'faulty among flagged':>20}  {'fault events caught':>19}"
+    )
     for c in candidates:
-        print(f"  {c['contamination']:>13}  {c['action']:<12} {c['mae']:>6.3f}  "
-              f"{c['rows_flagged']:>12}  {c['precision']:>20.0%}  "
-              f"{c['events_caught']:>12} of {c['events']}")
+        print(
+            f"  {c['contamination']:>13}  {c['action']:<12} {c['mae']:>6.3f}  "
+            f"{c['rows_flagged']:>12}  {c['precision']:>20.0%}  "
+            f"{c['events_caught']:>12} of {c['events']}"
+        )
     best = candidates[0]
-    thresholds = ", ".join(f"{name} {value:.2f}"
-                           for name, value in zip(feature_names, results["threshold"],
-                                                  strict=True))
+    thresholds = ", ".join(
+        f"{name} {value:.2f}"
+        for name, value in zip(feature_names, results["threshold"], strict=True)
+    )
     rows = [
         ("best parameters", f"contamination={best['contamination']}, action={best['action']}"),
         ("threshold (|residual|)", thresholds),
@@ -162,19 +176,31 @@ def _plot(weather, faults, repaired, mask, action, path):
     dates = weather.index[days]
     fig, axes = plt.subplots(len(names), 1, figsize=(11, 9), sharex=True)
     for ax, feature in zip(axes, shown, strict=True):
-        ax.plot(dates, faults.X_clean[days, feature], color="0.75", lw=2.5,
-                label="true readings")
-        ax.plot(dates, faults.X[days, feature], color="tab:red", lw=0.8,
-                label="with injected faults")
-        ax.plot(dates, repaired[days, feature], color="tab:blue", lw=0.8,
-                label="after ThresholdReshaper")
+        ax.plot(dates, faults.X_clean[days, feature], color="0.75", lw=2.5, label="true readings")
+        ax.plot(
+            dates, faults.X[days, feature], color="tab:red", lw=0.8, label="with injected faults"
+        )
+        ax.plot(
+            dates,
+            repaired[days, feature],
+            color="tab:blue",
+            lw=0.8,
+            label="after ThresholdReshaper",
+        )
         flagged = mask[days, feature]
-        ax.scatter(dates[flagged], faults.X[days, feature][flagged], s=12,
-                   color="tab:red", zorder=3, label="flagged")
+        ax.scatter(
+            dates[flagged],
+            faults.X[days, feature][flagged],
+            s=12,
+            color="tab:red",
+            zorder=3,
+            label="flagged",
+        )
         ax.set_ylabel(names[feature])
     axes[0].legend(ncol=4, loc="upper left", fontsize=8)
-    axes[0].set_title(f"Values flagged by an LSTM's forecast residual, repaired with "
-                      f"action={action!r}")
+    axes[0].set_title(
+        f"Values flagged by an LSTM's forecast residual, repaired with action={action!r}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -155,7 +155,8 @@ def seeded(random_state):
         for name in ("global_random_seed", "global_seed_generator")
     }
     saved_python = random.getstate()
-    saved_numpy = np.random.get_state()
+    # keras.utils.set_random_seed seeds NumPy's legacy global state: save it.
+    saved_numpy = np.random.get_state()  # noqa: NPY002
     saved_torch = None
     if keras.backend.backend() == "torch":
         import torch
@@ -168,7 +169,7 @@ def seeded(random_state):
         for name, value in saved_keras.items():
             global_state.set_global_attribute(name, value)
         random.setstate(saved_python)
-        np.random.set_state(saved_numpy)
+        np.random.set_state(saved_numpy)  # noqa: NPY002
         if saved_torch is not None:
             import torch
 
@@ -208,8 +209,7 @@ def model_output_shape(model, input_shape):
     output = model.compute_output_spec(spec)
     if isinstance(output, list | tuple) or not hasattr(output, "shape"):
         raise ValueError(
-            "model must return a single tensor per window; the given model "
-            "returns several outputs."
+            "model must return a single tensor per window; the given model returns several outputs."
         )
     return tuple(output.shape[1:])
 

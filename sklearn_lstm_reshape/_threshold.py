@@ -305,8 +305,9 @@ class ThresholdReshaper(BaseReshaper):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        scores = np.broadcast_to(self._scores(X, self._predict(X)),
-                                 (*X.shape[:-1], self.threshold_.shape[-1]))
+        scores = np.broadcast_to(
+            self._scores(X, self._predict(X)), (*X.shape[:-1], self.threshold_.shape[-1])
+        )
         return np.array(scores[..., 0] if scores.shape[-1] == 1 else scores)
 
     def flag(self, X):
@@ -416,17 +417,22 @@ class ThresholdReshaper(BaseReshaper):
                 kind = "output"
         expected = {
             ("residual", 2): (is_row, f"one row of {n_features} features"),
-            ("residual", 3): (is_sequence and output[1] == n_features,
-                              f"a sequence of {steps} steps of {n_features} features "
-                              "(step t forecasting step t + 1)"),
-            ("reconstruction", 2): (is_sequence and output[1] == n_features,
-                                    f"the window, ({steps}, {n_features})"),
+            ("residual", 3): (
+                is_sequence and output[1] == n_features,
+                f"a sequence of {steps} steps of {n_features} features "
+                "(step t forecasting step t + 1)",
+            ),
+            ("reconstruction", 2): (
+                is_sequence and output[1] == n_features,
+                f"the window, ({steps}, {n_features})",
+            ),
         }
         expected[("reconstruction", 3)] = expected[("reconstruction", 2)]
         if kind == "output":
             size = int(np.prod(output))
-            fits = size in (1, n_features) or (X.ndim == 3 and is_sequence
-                                               and output[1] in (1, n_features))
+            fits = size in (1, n_features) or (
+                X.ndim == 3 and is_sequence and output[1] in (1, n_features)
+            )
             expected[("output", X.ndim)] = (fits, f"1 or {n_features} values per window")
         fits, description = expected[(kind, X.ndim)]
         if not fits:
@@ -472,8 +478,10 @@ class ThresholdReshaper(BaseReshaper):
         (n_sequences, 1 or timesteps, k) for a panel; NaN without history."""
         if self.score_by_ in _EXPECTATION_SCORES:
             scores = np.full(X.shape, np.nan, dtype=X.dtype)
-            np.abs(self._after_history(X) - self._expected(X, predictions),
-                   out=self._after_history(scores))
+            np.abs(
+                self._after_history(X) - self._expected(X, predictions),
+                out=self._after_history(scores),
+            )
         else:
             raw = predictions
             if callable(self.score_by_):
@@ -500,8 +508,9 @@ class ThresholdReshaper(BaseReshaper):
     def _check_callable_scores(self, raw, X, n_windows):
         n_features = X.shape[-1]
         per_window = raw.reshape(len(raw), -1).shape[1] if raw.ndim else 0
-        valid_sizes = {1, n_features} | ({X.shape[1], X.shape[1] * n_features}
-                                          if X.ndim == 3 else set())
+        valid_sizes = {1, n_features} | (
+            {X.shape[1], X.shape[1] * n_features} if X.ndim == 3 else set()
+        )
         if raw.ndim == 0 or len(raw) != n_windows or per_window not in valid_sizes:
             raise ValueError(
                 f"score_by(windows, predictions) must return one score, or one per "
@@ -540,8 +549,13 @@ class ThresholdReshaper(BaseReshaper):
             raise ValueError(
                 f"threshold has shape {np.shape(self.threshold)}, but the score "
                 f"has {n_columns} column(s): pass one number, or one per score "
-                f"column" + (", as (lower, upper) pairs of shape (2, n_columns)"
-                             if self.side == "both" else "") + "."
+                f"column"
+                + (
+                    ", as (lower, upper) pairs of shape (2, n_columns)"
+                    if self.side == "both"
+                    else ""
+                )
+                + "."
             ) from None
         if self.side == "both" and (threshold[0] > threshold[1]).any():
             raise ValueError(
@@ -582,13 +596,15 @@ class ThresholdReshaper(BaseReshaper):
         elif action == "scale":
             np.multiply(X_new, self.factor, out=X_new, where=mask, casting="unsafe")
         elif action == "clip":
-            np.clip(X_new, self.data_min_, self.data_max_, out=X_new, where=mask,
-                    casting="unsafe")
+            np.clip(X_new, self.data_min_, self.data_max_, out=X_new, where=mask, casting="unsafe")
         elif action == "nan":
             np.copyto(X_new, np.nan, where=mask)
         elif action == "forecast":
-            np.copyto(self._after_history(X_new), self._expected(X, predictions),
-                      where=self._after_history(mask))
+            np.copyto(
+                self._after_history(X_new),
+                self._expected(X, predictions),
+                where=self._after_history(mask),
+            )
         else:  # "interpolate"
             _interpolate(X_new, mask)
         return X_new, flags

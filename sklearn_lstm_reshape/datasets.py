@@ -253,11 +253,7 @@ def make_anomalous_series(
     n_features = _check_integer(
         "n_features", n_features, 1, "Pass the number of columns to generate."
     )
-    if (
-        isinstance(noise, bool)
-        or not isinstance(noise, numbers.Real)
-        or not 0 <= noise < math.inf
-    ):
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < math.inf:
         raise ValueError(
             f"noise must be a finite number >= 0, got {noise!r}. It is the "
             "standard deviation of the Gaussian noise, e.g. noise=0.1."
@@ -280,9 +276,7 @@ def make_anomalous_series(
     )
 
 
-def inject_anomalies(
-    X, *, anomaly_fraction=0.02, kinds=_DEFAULT_KINDS, random_state=None
-):
+def inject_anomalies(X, *, anomaly_fraction=0.02, kinds=_DEFAULT_KINDS, random_state=None):
     """Add labelled anomalies to a copy of a multivariate time series.
 
     Anomalies are events: each one affects a single feature over a run of
@@ -465,14 +459,8 @@ def _check_kinds(kinds):
 
 def _check_integer(name, value, minimum, hint):
     """Return ``value`` as an int, or raise if it is not an int >= minimum."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}, got {value!r}. {hint}"
-        )
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}. {hint}")
     return int(value)
 
 

@@ -13,8 +13,9 @@ from ._windows import sliding_windows
 __all__ = ["make_forecaster", "train_forecaster"]
 
 
-def make_forecaster(window, n_features, *, units=32, sequence_output=False, mean=None,
-                    variance=None):
+def make_forecaster(
+    window, n_features, *, units=32, sequence_output=False, mean=None, variance=None
+):
     """Build an (untrained) LSTM forecaster of the next row of a series.
 
     Inputs are standardised with ``mean`` and ``variance`` inside the model and
@@ -52,8 +53,7 @@ def make_forecaster(window, n_features, *, units=32, sequence_output=False, mean
     >>> model.input_shape, model.output_shape
     ((None, 24, 3), (None, 3))
     """
-    network, _ = _forecaster_networks(window, n_features, units, sequence_output,
-                                      mean, variance)
+    network, _ = _forecaster_networks(window, n_features, units, sequence_output, mean, variance)
     return network
 
 
@@ -67,21 +67,31 @@ def _forecaster_networks(window, n_features, units, sequence_output, mean, varia
     mean = np.zeros(n_features) if mean is None else np.asarray(mean, dtype=float)
     variance = np.ones(n_features) if variance is None else np.asarray(variance, dtype=float)
     inputs = keras.Input(shape=(window, n_features), name="window")
-    standardised = keras.layers.Normalization(mean=mean, variance=variance,
-                                              name="standardise")(inputs)
-    hidden = keras.layers.LSTM(units, return_sequences=sequence_output,
-                               name="lstm")(standardised)
+    standardised = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")(
+        inputs
+    )
+    hidden = keras.layers.LSTM(units, return_sequences=sequence_output, name="lstm")(standardised)
     forecast = keras.layers.Dense(n_features, name="forecast")(hidden)
-    raw = keras.layers.Normalization(mean=mean, variance=variance, invert=True,
-                                     name="unstandardise")(forecast)
+    raw = keras.layers.Normalization(
+        mean=mean, variance=variance, invert=True, name="unstandardise"
+    )(forecast)
     return (
         keras.Model(inputs, raw, name="lstm_forecaster"),
         keras.Model(inputs, forecast, name="lstm_forecaster_standardised"),
     )
 
 
-def train_forecaster(X, *, window=24, units=32, epochs=10, batch_size=32,
-                     learning_rate=5e-3, random_state=None, verbose=0):
+def train_forecaster(
+    X,
+    *,
+    window=24,
+    units=32,
+    epochs=10,
+    batch_size=32,
+    learning_rate=5e-3,
+    random_state=None,
+    verbose=0,
+):
     """Build an LSTM forecaster and train it on ``X``.
 
     Parameters

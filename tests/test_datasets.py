@@ -167,9 +167,7 @@ def test_series_no_anomaly_in_first_tenth(seed):
 
 @pytest.mark.parametrize("kinds", [*ALL_KINDS, ALL_KINDS])
 def test_series_changes_exactly_the_masked_cells(kinds):
-    series = make_anomalous_series(
-        1500, 3, anomaly_fraction=0.1, kinds=kinds, random_state=0
-    )
+    series = make_anomalous_series(1500, 3, anomaly_fraction=0.1, kinds=kinds, random_state=0)
 
     outside = ~series.mask
     np.testing.assert_array_equal(series.X[outside], series.X_clean[outside])

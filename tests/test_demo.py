@@ -7,8 +7,12 @@ from sklearn_lstm_reshape._demo import run_demo
 def test_demo_prints_its_table_and_writes_its_figure(tmp_path, capsys):
     results = run_demo(tmp_path, quick=True, n_jobs=1)
     printed = capsys.readouterr().out
-    for line in ("Candidates, best first", "MAE without reshaping", "MAE with reshaping",
-                 "Before/after plot"):
+    for line in (
+        "Candidates, best first",
+        "MAE without reshaping",
+        "MAE with reshaping",
+        "Before/after plot",
+    ):
         assert line in printed
     png = tmp_path / "threshold_repair.png"
     assert results["figure"] == str(png)

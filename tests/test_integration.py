@@ -48,17 +48,20 @@ def test_grid_search_in_parallel_over_time_series_folds(regression, forecaster):
 
 def test_grid_search_with_the_default_model(regression):
     X, y = regression
-    pipe = make_pipeline(ThresholdReshaper(window=WINDOW, units=4, epochs=1, random_state=0),
-                         Ridge())
-    search = GridSearchCV(pipe, {"thresholdreshaper__contamination": [0.01, 0.05]},
-                          cv=TimeSeriesSplit(2), n_jobs=2).fit(X, y)
+    pipe = make_pipeline(
+        ThresholdReshaper(window=WINDOW, units=4, epochs=1, random_state=0), Ridge()
+    )
+    search = GridSearchCV(
+        pipe, {"thresholdreshaper__contamination": [0.01, 0.05]}, cv=TimeSeriesSplit(2), n_jobs=2
+    ).fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_cross_val_score(regression, forecaster):
     X, y = regression
-    pipe = make_pipeline(ThresholdReshaper(forecaster, window=WINDOW, action="interpolate"),
-                         Ridge())
+    pipe = make_pipeline(
+        ThresholdReshaper(forecaster, window=WINDOW, action="interpolate"), Ridge()
+    )
     scores = cross_val_score(pipe, X, y, cv=TimeSeriesSplit(3))
     assert scores.shape == (3,) and np.isfinite(scores).all()
 
@@ -100,13 +103,22 @@ def test_a_keras_file_path_gives_the_same_result_as_the_model(series, forecaster
 
 
 def test_pandas_in_and_out(series, forecaster):
-    frame = pd.DataFrame(series.X, columns=["temp", "wind", "rain"],
-                         index=pd.date_range("2026-01-01", periods=len(series.X), freq="h"))
+    frame = pd.DataFrame(
+        series.X,
+        columns=["temp", "wind", "rain"],
+        index=pd.date_range("2026-01-01", periods=len(series.X), freq="h"),
+    )
     reshaper = ThresholdReshaper(forecaster, window=WINDOW, add_indicator=True)
     result = reshaper.set_output(transform="pandas").fit_transform(frame)
     assert isinstance(result, pd.DataFrame)
-    assert list(result.columns) == ["temp", "wind", "rain",
-                                    "flagged_temp", "flagged_wind", "flagged_rain"]
+    assert list(result.columns) == [
+        "temp",
+        "wind",
+        "rain",
+        "flagged_temp",
+        "flagged_wind",
+        "flagged_rain",
+    ]
     assert result.index.equals(frame.index)
     np.testing.assert_array_equal(reshaper.feature_names_in_, frame.columns)
     plain = ThresholdReshaper(forecaster, window=WINDOW).set_output(transform="pandas")
@@ -138,6 +150,7 @@ def test_a_backend_is_chosen_when_none_is_configured(tmp_path):
         "from sklearn_lstm_reshape.models import make_forecaster; make_forecaster(4, 2); "
         "import keras; print(keras.backend.backend())"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
     assert result.stdout.strip() == "jax"

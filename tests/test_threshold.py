@@ -132,17 +132,22 @@ def test_actions_on_hand_picked_rows():
     np.testing.assert_array_equal(transform(action="clip")[flagged_rows], X[flagged_rows])
     replaced = transform(action=lambda X, mask: np.full_like(X, 7.0))
     np.testing.assert_array_equal(replaced[flagged_rows], 7.0)
-    np.testing.assert_array_equal(np.delete(replaced, flagged_rows, axis=0),
-                                  np.delete(X, flagged_rows, axis=0))
+    np.testing.assert_array_equal(
+        np.delete(replaced, flagged_rows, axis=0), np.delete(X, flagged_rows, axis=0)
+    )
 
 
 def test_interpolate_from_the_only_unflagged_row():
     from sklearn_lstm_reshape.models import make_forecaster
 
     X = np.arange(20.0).reshape(10, 2)
-    reshaper = ThresholdReshaper(make_forecaster(2, 2, units=2), window=2,
-                                 score_by=lambda w, p: np.ones(len(w)), threshold=0.5,
-                                 action="interpolate").fit(X)
+    reshaper = ThresholdReshaper(
+        make_forecaster(2, 2, units=2),
+        window=2,
+        score_by=lambda w, p: np.ones(len(w)),
+        threshold=0.5,
+        action="interpolate",
+    ).fit(X)
     result = reshaper.transform(X)
     np.testing.assert_array_equal(result[:1], X[:1])  # no history: kept
     np.testing.assert_array_equal(result[1:], np.broadcast_to(X[0], (9, 2)))
@@ -154,7 +159,12 @@ def test_add_indicator_appends_the_flags(series, forecaster):
     assert result.shape == (len(series.X), 2 * N_FEATURES)
     np.testing.assert_array_equal(result[:, N_FEATURES:], reshaper.flag(series.X))
     assert list(reshaper.get_feature_names_out()) == [
-        "x0", "x1", "x2", "flagged_x0", "flagged_x1", "flagged_x2"
+        "x0",
+        "x1",
+        "x2",
+        "flagged_x0",
+        "flagged_x1",
+        "flagged_x2",
     ]
 
 
@@ -196,13 +206,15 @@ def test_refitting_with_another_threshold_does_not_run_the_model_again(
 
     calls = []
     original = _predict.predict_windows
-    monkeypatch.setattr(_predict, "predict_windows",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        _predict, "predict_windows", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     X = series.X + 1.0  # data the cache has not seen
     for contamination in (0.01, 0.05, 0.1):
         for action in ("forecast", "nan"):
-            ThresholdReshaper(forecaster, window=WINDOW, contamination=contamination,
-                              action=action).fit(X).transform(X)
+            ThresholdReshaper(
+                forecaster, window=WINDOW, contamination=contamination, action=action
+            ).fit(X).transform(X)
     assert len(calls) == 1
 
 
@@ -280,21 +292,28 @@ def test_data_the_model_cannot_take(series, forecaster):
     two_features = series.X[:, :2].copy()
     with pytest.raises(ValueError, match="X has 2 features, but the model takes windows of 3"):
         ThresholdReshaper(forecaster).fit(two_features)
-    with pytest.raises(ValueError, match=re.escape(
-            "window=12, but the model takes windows of 8 timesteps. Set window=8")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("window=12, but the model takes windows of 8 timesteps. Set window=8"),
+    ):
         ThresholdReshaper(forecaster, window=12).fit(series.X)
     panel = series.X[:600].reshape(50, 12, N_FEATURES)
-    with pytest.raises(ValueError, match="sequences have 12 timesteps, but the model takes "
-                                         "sequences of 8"):
+    with pytest.raises(
+        ValueError, match="sequences have 12 timesteps, but the model takes sequences of 8"
+    ):
         ThresholdReshaper(forecaster).fit(panel)
 
 
 def test_score_that_does_not_match_the_model(series, scorer, forecaster):
-    with pytest.raises(ValueError, match=r"score_by='reconstruction' needs a model whose "
-                                         r"output is the window"):
+    with pytest.raises(
+        ValueError,
+        match=r"score_by='reconstruction' needs a model whose "
+        r"output is the window",
+    ):
         ThresholdReshaper(scorer, score_by="reconstruction").fit(series.X)
-    with pytest.raises(ValueError, match="action='forecast' replaces flagged values with "
-                                         "the model's forecast"):
+    with pytest.raises(
+        ValueError, match="action='forecast' replaces flagged values with the model's forecast"
+    ):
         ThresholdReshaper(scorer).fit(series.X)
     with pytest.raises(ValueError, match=r"score_by\(windows, predictions\) must return"):
         ThresholdReshaper(forecaster, score_by=lambda w, p: p[:3], action="nan").fit(series.X)

@@ -405,36 +405,33 @@ class ThresholdReshaper(BaseReshaper):
         output = _keras.model_output_shape(self.model_, (steps, n_features))
         is_sequence = len(output) == 2 and output[0] in (steps, None)
         is_row = output in ((n_features,), (1, n_features))
+        panel = X.ndim == 3
+        same_as_input = is_sequence and output[1] == n_features
         kind = self.score_by
         if kind == "auto":
             if self.model is None:
-                kind = "residual"
-            elif is_sequence and output[1] == n_features:
+                kind = "residual"  # the default model is a forecaster
+            elif same_as_input:
                 kind = "reconstruction"
-            elif is_row and X.ndim == 2:
+            elif is_row and not panel:
                 kind = "residual"
             else:
                 kind = "output"
-        expected = {
-            ("residual", 2): (is_row, f"one row of {n_features} features"),
-            ("residual", 3): (
-                is_sequence and output[1] == n_features,
+        if kind == "residual" and panel:
+            fits = same_as_input
+            description = (
                 f"a sequence of {steps} steps of {n_features} features "
-                "(step t forecasting step t + 1)",
-            ),
-            ("reconstruction", 2): (
-                is_sequence and output[1] == n_features,
-                f"the window, ({steps}, {n_features})",
-            ),
-        }
-        expected[("reconstruction", 3)] = expected[("reconstruction", 2)]
-        if kind == "output":
-            size = int(np.prod(output))
-            fits = size in (1, n_features) or (
-                X.ndim == 3 and is_sequence and output[1] in (1, n_features)
+                "(step t forecasting step t + 1)"
             )
-            expected[("output", X.ndim)] = (fits, f"1 or {n_features} values per window")
-        fits, description = expected[(kind, X.ndim)]
+        elif kind == "residual":
+            fits, description = is_row, f"one row of {n_features} features"
+        elif kind == "reconstruction":
+            fits, description = same_as_input, f"the window, ({steps}, {n_features})"
+        else:
+            fits = int(np.prod(output)) in (1, n_features) or (
+                panel and is_sequence and output[1] in (1, n_features)
+            )
+            description = f"1 or {n_features} values per window"
         if not fits:
             raise ValueError(
                 f"score_by={kind!r} needs a model whose output is {description}, "
@@ -468,20 +465,19 @@ class ThresholdReshaper(BaseReshaper):
 
     def _after_history(self, A):
         """The part of A (shaped like X) after the rows without history."""
-        start = 1 if (A.ndim == 3 and self.score_by_ == "residual") else 0
         if A.ndim == 2:
-            start = self._history_rows()
-        return A[start:] if A.ndim == 2 else A[:, start:]
+            return A[self._history_rows() :]
+        return A[:, 1:] if self.score_by_ == "residual" else A
 
     def _scores(self, X, predictions):
         """Scores aligned with X's rows: shape (n, k) for a series,
         (n_sequences, 1 or timesteps, k) for a panel; NaN without history."""
         if self.score_by_ in _EXPECTATION_SCORES:
             scores = np.full(X.shape, np.nan, dtype=X.dtype)
-            np.abs(
-                self._after_history(X) - self._expected(X, predictions),
-                out=self._after_history(scores),
-            )
+            scored = self._after_history(scores)
+            # In place: a temporary the size of X would be a third copy of it.
+            np.subtract(self._after_history(X), self._expected(X, predictions), out=scored)
+            np.abs(scored, out=scored)
         else:
             raw = predictions
             if callable(self.score_by_):

@@ -580,8 +580,9 @@ class ThresholdReshaper(BaseReshaper):
         X_new = np.array(X, copy=True, order="C")
         action = self.action
         if callable(action):
-            readonly = X.view()
-            readonly.flags.writeable = False
+            # Unlike a view with its flag cleared, this view cannot be made
+            # writeable again, so the action cannot reach the caller's X.
+            readonly = np.lib.stride_tricks.as_strided(X, writeable=False)
             replacement = np.asarray(action(readonly, mask.copy()))
             if replacement.shape != X.shape:
                 raise ValueError(

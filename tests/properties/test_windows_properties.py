@@ -1,0 +1,90 @@
+"""Properties of sliding windows and of folding them back into rows."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sklearn_lstm_reshape._windows import fold_windows, sliding_windows
+
+from .strategies import DTYPES, values
+
+
+@st.composite
+def series_and_window(draw):
+    """A series (n_timesteps, n_features) and a window length 1..n_timesteps."""
+    dtype = draw(st.sampled_from(DTYPES))
+    n_timesteps = draw(st.integers(1, 40))
+    n_features = draw(st.integers(1, 3))
+    series = draw(arrays(dtype, (n_timesteps, n_features), elements=values(dtype)))
+    window = draw(st.integers(1, n_timesteps))
+    return series, window
+
+
+@given(series_and_window())
+def test_sliding_windows_are_read_only_views_of_the_rows(args):
+    series, window = args
+    windows = sliding_windows(series, window)
+
+    n_windows = len(series) - window + 1
+    assert windows.shape == (n_windows, window, series.shape[1])
+    assert not windows.flags.writeable
+    assert np.shares_memory(windows, series)
+    for offset in range(window):
+        np.testing.assert_array_equal(windows[:, offset], series[offset : offset + n_windows])
+
+
+@given(series_and_window())
+def test_folding_sliding_windows_gives_the_series_back(args):
+    series, window = args
+    folded = fold_windows(sliding_windows(series, window), len(series))
+
+    assert folded.dtype == series.dtype
+    assert folded.shape == series.shape
+    # Exactly, bit for bit.
+    assert folded.tobytes() == np.ascontiguousarray(series).tobytes()
+
+
+@given(series_and_window(), st.floats(-1e3, 1e3, allow_subnormal=False))
+def test_folding_shifted_windows_gives_the_shifted_series(args, shift):
+    series, window = args
+    shift = series.dtype.type(shift)
+    folded = fold_windows(sliding_windows(series, window) + shift, len(series))
+
+    assert folded.dtype == series.dtype
+    eps = np.finfo(series.dtype).eps
+    np.testing.assert_allclose(folded, series + shift, rtol=4 * eps, atol=4 * eps * 2e3)
+    # Windows that all agree fold back to exactly their common value.
+    np.testing.assert_array_equal(folded, series + shift)
+
+
+@given(series_and_window(), st.data())
+def test_folding_any_windows_averages_each_row(args, data):
+    series, window = args
+    n_timesteps, n_features = series.shape
+    n_windows = n_timesteps - window + 1
+    dtype = series.dtype
+    windows = data.draw(
+        arrays(dtype, (n_windows, window, n_features), elements=values(dtype)), label="windows"
+    )
+    folded = fold_windows(windows, n_timesteps)
+
+    expected = np.zeros((n_timesteps, n_features))
+    counts = np.zeros(n_timesteps)
+    for i in range(n_windows):
+        expected[i : i + window] += windows[i]
+        counts[i : i + window] += 1
+    expected /= counts[:, None]
+    assert folded.dtype == dtype
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(folded, expected, rtol=0, atol=8 * eps * 1e3)
+
+
+@given(series_and_window(), st.integers(1, 5))
+def test_folding_into_the_wrong_length_is_an_error(args, error):
+    series, window = args
+    windows = sliding_windows(series, window)
+    for n_timesteps in (len(series) + error, len(series) - error):
+        with pytest.raises(ValueError, match="cannot come from a series"):
+            fold_windows(windows, n_timesteps)

@@ -1,10 +1,10 @@
 """The one path every estimator uses to run a Keras model over windows.
 
 Windows are copied to float32 one chunk at a time and the model's outputs are
-written into a preallocated array, so memory is bounded by the chunk, not by
-``n_windows * window``. Results are cached by (model, data, window): grid
-candidates that change only what happens *after* the prediction (a
-threshold, an action) do not run the model again.
+written into a preallocated array, so memory is bounded by the chunk and by
+the forward pass's batch, not by ``n_windows * window``. Results are cached
+by (model, data, window): grid candidates that change only what happens
+*after* the prediction (a threshold, an action) do not run the model again.
 """
 
 import hashlib
@@ -23,6 +23,11 @@ from ._windows import sliding_windows
 _CHUNK_BYTES = 16 * 2**20
 # The smallest batch a short input is padded to (see _padded_batch_size).
 _MIN_BATCH = 32
+# Timesteps (batch x window) in one forward pass. A recurrent layer keeps its
+# state for every step of every window in the batch, so for long windows this
+# bound, not the input chunk, sets transform's memory: 131,072 steps of 64
+# units are 32 MiB. Windows of up to 32 steps keep the full default batch.
+_MAX_BATCH_TIMESTEPS = 2**17
 
 
 class _PredictionCache:
@@ -138,6 +143,8 @@ def predict_windows(model, windows, *, batch_size=4096, verbose=0, label=""):
     model : keras.Model
     windows : ndarray of shape (n_windows, timesteps, n_features)
     batch_size : int
+        Windows per forward pass; lowered for long windows so that one pass
+        holds at most 131,072 timesteps.
     verbose : int
     label : str
 
@@ -146,7 +153,10 @@ def predict_windows(model, windows, *, batch_size=4096, verbose=0, label=""):
     predictions : ndarray of shape (n_windows, *output_shape), float32
     """
     n_windows = len(windows)
-    batch = _padded_batch_size(n_windows, batch_size)
+    timesteps = windows.shape[1]
+    batch = _padded_batch_size(
+        n_windows, min(batch_size, max(_MIN_BATCH, _MAX_BATCH_TIMESTEPS // timesteps))
+    )
     window_bytes = 4 * int(np.prod(windows.shape[1:]))
     chunk = batch * max(1, _CHUNK_BYTES // (batch * window_bytes))
     output = None

@@ -120,7 +120,9 @@ class ThresholdReshaper(BaseReshaper):
         Training epochs of the default forecaster (``model=None`` only).
 
     batch_size : int, default=4096
-        Windows per forward pass of the model.
+        Windows per forward pass of the model. Larger batches are faster and
+        use more memory; for windows longer than 32 rows the batch is lowered
+        so that one pass holds at most 131,072 timesteps.
 
     verbose : int, default=0
         Print training and prediction progress when > 0.

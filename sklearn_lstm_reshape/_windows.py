@@ -86,4 +86,6 @@ def fold_windows(windows, n_timesteps):
     rows = np.arange(n_timesteps)
     counts = np.minimum(rows, n_windows - 1) - np.maximum(0, rows - window + 1) + 1
     deviation /= counts[:, None]
-    return (reference + deviation).astype(windows.dtype, copy=False)
+    # Only where the windows disagree: adding a zero would turn -0.0 into 0.0.
+    np.add(reference, deviation, out=reference, where=deviation != 0, casting="unsafe")
+    return reference

@@ -1,0 +1,521 @@
+"""Speed and memory of ThresholdReshaper, as ratios measured side by side.
+
+Every figure is a ratio of two things measured in the same run, so that the
+result does not depend on how fast (or how busy) the machine is:
+
+1. throughput: ``transform`` of a 2-D series against the bare Keras forward
+   pass over the same, already materialised, windows;
+2. memory: the peak extra resident memory of ``transform`` against the bytes
+   of X, measured in a fresh subprocess;
+3. grid search: ``GridSearchCV`` over 8 thresholds x 3 folds against one
+   ``fit`` + ``score`` per fold of the same pipeline.
+
+The forecaster is ``make_forecaster(window, 8, units=64)`` with its untrained
+(randomly initialised) weights: the cost of a forward pass does not depend on
+the values of the weights.
+
+Run from the repository root::
+
+    python benchmarks/bench_threshold.py           # full sizes, a few minutes
+    python benchmarks/bench_threshold.py --quick   # small sizes, smoke test
+"""
+
+import argparse
+import functools
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+N_FEATURES = 8
+UNITS = 64
+BATCH_SIZE = 4096
+# Rows the reshapers are fitted on. At least BATCH_SIZE windows, so that the
+# fit (and the warm-ups) already compile the full-batch forward pass that the
+# timed calls use.
+FIT_ROWS = 20_000
+
+SIZES = {
+    "full": {
+        "throughput_rows": 200_000,
+        "throughput_window": 32,
+        "memory_rows": 2_000_000,
+        "memory_window": 64,
+        "grid_rows": 200_000,
+        "grid_window": 32,
+        "repeats": 7,
+        "grid_repeats": 3,
+    },
+    "quick": {
+        "throughput_rows": 20_000,
+        "throughput_window": 32,
+        "memory_rows": 100_000,
+        "memory_window": 64,
+        "grid_rows": 20_000,
+        "grid_window": 32,
+        "repeats": 3,
+        "grid_repeats": 2,
+    },
+}
+
+GRID_THRESHOLDS = [float(t) for t in np.linspace(0.5, 4.0, 8)]
+GRID_FOLDS = 3
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def make_series(n_rows, n_features=N_FEATURES, seed=0):
+    """A float32 series: a few slow sines plus noise, built without float64 copies."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
+    periods = np.linspace(50, 400, n_features, dtype=np.float32)
+    time_axis = np.arange(n_rows, dtype=np.float32)[:, None]
+    X += np.sin(time_axis * (2 * np.pi / periods)).astype(np.float32, copy=False)
+    return X
+
+
+def materialised_windows(X, window):
+    """Every window of X as a contiguous float32 array (batch, window, features).
+
+    Built with NumPy directly rather than with the package, so that the bare
+    forward pass does not share code with what it is compared with.
+    """
+    view = sliding_window_view(X, window, axis=0).transpose(0, 2, 1)
+    return np.ascontiguousarray(view, dtype=np.float32)
+
+
+def timed(function):
+    """Seconds ``function()`` takes, and its result."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def side_by_side(first, second, repeats):
+    """Time two callables alternately; return their lists of seconds.
+
+    The order alternates between repetitions (first/second, then
+    second/first, ...), so a slow drift of the machine's load penalises
+    neither side.
+    """
+    first_times, second_times = [], []
+    for repeat in range(repeats):
+        pair = [(first, first_times), (second, second_times)]
+        for function, times in pair if repeat % 2 == 0 else reversed(pair):
+            gc.collect()
+            times.append(timed(function)[0])
+    return first_times, second_times
+
+
+def paired_ratio(numerators, denominators):
+    """Median of the per-repetition ratios, and their min and max."""
+    ratios = [n / d for n, d in zip(numerators, denominators, strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def mib(n_bytes):
+    return n_bytes / 2**20
+
+
+# -- 1. transform throughput vs. the bare forward pass ---------------------------
+
+
+def bench_throughput(rows, window, repeats):
+    from sklearn_lstm_reshape import ThresholdReshaper, clear_prediction_cache
+    from sklearn_lstm_reshape.models import make_forecaster
+
+    print(
+        f"\n[1] transform throughput: {rows:,} rows x {N_FEATURES} features, "
+        f"window {window}, LSTM({UNITS}), {repeats} repetitions"
+    )
+    X = make_series(rows)
+    model = make_forecaster(window, N_FEATURES, units=UNITS)
+    windows = materialised_windows(X, window)  # not part of the bare timing
+    n_windows = len(windows)
+
+    reshaper = ThresholdReshaper(model, window=window, action="forecast")
+    reshaper.fit(X[:FIT_ROWS])
+
+    def bare():
+        return model.predict(windows, batch_size=BATCH_SIZE, verbose=0)
+
+    def transform():
+        # Predictions are cached by (model, data, window): without this the
+        # call would be a cache hit and never run the model.
+        clear_prediction_cache()
+        return reshaper.transform(X)
+
+    # Warm-up: compiles the forward pass for every batch shape either path
+    # uses, and checks that both paths run the model on the same windows (the
+    # residual of row t is |x_t - forecast from the window ending at t - 1|).
+    bare_predictions = bare()
+    X_new = transform()
+    assert X_new.shape == X.shape and X_new.dtype == X.dtype
+    residuals = reshaper.score_samples(X)[window:]
+    expected = np.abs(X[window:] - bare_predictions[:-1])
+    np.testing.assert_allclose(residuals, expected, rtol=1e-4, atol=1e-4)
+    del bare_predictions, X_new, residuals, expected
+
+    bare_times, transform_times = side_by_side(bare, transform, repeats)
+    clear_prediction_cache()
+
+    bare_rate = n_windows / statistics.median(bare_times)
+    transform_rate = n_windows / statistics.median(transform_times)
+    # transform throughput / bare throughput = bare time / transform time
+    ratio, low, high = paired_ratio(bare_times, transform_times)
+    print(
+        f"    bare model.predict : {bare_rate:12,.0f} windows/s "
+        f"(median {statistics.median(bare_times):.3f} s)"
+    )
+    print(
+        f"    transform          : {transform_rate:12,.0f} windows/s "
+        f"(median {statistics.median(transform_times):.3f} s)"
+    )
+    print(
+        f"    ratio transform/bare throughput: {ratio:.3f} "
+        f"(per-repetition range {low:.3f} .. {high:.3f})"
+    )
+    return ratio
+
+
+# -- 2. peak memory of transform, in a fresh subprocess --------------------------
+#
+# Method. A child process (this script with --memory-child) builds X, fits on
+# its first FIT_ROWS rows and runs a warm-up transform on them, so that the
+# Keras/JAX imports, the XLA compilation of the full-batch forward pass and
+# the first-use allocations of the allocators are paid before measuring. It
+# then clears the prediction cache, collects garbage and reads its resident
+# set size (RSS) as the baseline, with X already resident.
+#
+# The peak over the transform call is the kernel's high-water mark: writing
+# "5" to /proc/self/clear_refs resets VmHWM to the current RSS, so VmHWM after
+# the call is the highest RSS reached during it. A thread that samples the RSS
+# every 2 ms runs alongside, as a cross-check and as the fallback where
+# clear_refs is not available (sampling can miss a short peak); the larger of
+# the two is used.
+#
+# "peak extra" is that peak minus the baseline. It includes the predictions,
+# which the prediction cache keeps after the call: (n_windows, n_features)
+# float32. The first figure leaves those cached bytes out (the working memory
+# of transform beyond what it leaves cached); the second counts them. The RSS
+# released by clear_prediction_cache() afterwards is printed as a cross-check
+# of the cached size. For reference, the child also measures the peak of one
+# bare model.predict over a block of 2 * BATCH_SIZE windows: the forward
+# pass's own working memory, which transform pays too and which does not
+# grow with the length of the series.
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _reset_high_water_mark():
+    """Reset VmHWM to the current RSS; False when the kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _high_water_mark_bytes():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM missing from /proc/self/status")
+
+
+class _RssSampler(threading.Thread):
+    """Highest RSS seen while running, sampled every ``interval`` seconds."""
+
+    def __init__(self, interval=0.002):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = _rss_bytes()
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            self._stop_event.wait(self.interval)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
+def _peak_extra(function):
+    """Run ``function()``; return (peak RSS - RSS before, exact?, seconds, result)."""
+    gc.collect()
+    baseline = _rss_bytes()
+    exact = _reset_high_water_mark()
+    sampler = _RssSampler()
+    sampler.start()
+    seconds, result = timed(function)
+    sampler.stop()
+    peak = max(sampler.peak, _high_water_mark_bytes() if exact else 0)
+    return peak - baseline, exact, seconds, result
+
+
+def memory_child(rows, window):
+    """Measure one transform's memory; print the figures as one JSON line."""
+    from sklearn_lstm_reshape import ThresholdReshaper, clear_prediction_cache
+    from sklearn_lstm_reshape.models import make_forecaster
+
+    X = make_series(rows)
+    model = make_forecaster(window, N_FEATURES, units=UNITS)
+    reshaper = ThresholdReshaper(model, window=window, action="forecast")
+    reshaper.fit(X[:FIT_ROWS])
+    clear_prediction_cache()
+    reshaper.transform(X[:FIT_ROWS])  # warm-up
+    clear_prediction_cache()
+
+    block = materialised_windows(X[: 2 * BATCH_SIZE + window - 1], window)
+    forward = functools.partial(model.predict, block, batch_size=BATCH_SIZE, verbose=0)
+    forward_extra, *_ = _peak_extra(forward)
+    del forward, block
+
+    # X_new is kept until the end so that the RSS released by clearing the
+    # cache is the cached predictions alone.
+    peak_extra, exact, seconds, X_new = _peak_extra(lambda: reshaper.transform(X))
+    before_clear = _rss_bytes()
+    clear_prediction_cache()
+    gc.collect()
+    n_windows = len(X) - window + 1
+    print(
+        json.dumps(
+            {
+                "x_bytes": X.nbytes,
+                "peak_extra": peak_extra,
+                "exact": exact,
+                "seconds": seconds,
+                "cache_bytes": 4 * n_windows * int(np.prod(model.output_shape[1:])),
+                "cache_rss_released": before_clear - _rss_bytes(),
+                "forward_extra": forward_extra,
+            }
+        )
+    )
+    del X_new
+
+
+def bench_memory(rows, window):
+    print(
+        f"\n[2] transform peak memory: {rows:,} rows x {N_FEATURES} features "
+        f"float32, window {window}, LSTM({UNITS}), in a fresh subprocess"
+    )
+    child = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--memory-child", str(rows), str(window)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        sys.stderr.write(child.stdout + child.stderr)
+        raise RuntimeError("the memory subprocess failed (its output is above)")
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    x_bytes = figures["x_bytes"]
+    without_cache = (figures["peak_extra"] - figures["cache_bytes"]) / x_bytes
+    with_cache = figures["peak_extra"] / x_bytes
+    method = "kernel high-water mark (VmHWM)" if figures["exact"] else "RSS sampled every 2 ms"
+    print(
+        f"    X: {mib(x_bytes):.1f} MiB; transform took {figures['seconds']:.1f} s; "
+        f"peak by {method}"
+    )
+    print(f"    peak extra RSS during transform: {mib(figures['peak_extra']):.1f} MiB")
+    print(
+        f"    cached predictions: {mib(figures['cache_bytes']):.1f} MiB "
+        f"(RSS released by clearing the cache: "
+        f"{mib(figures['cache_rss_released']):.1f} MiB)"
+    )
+    print(
+        f"    for reference, one bare model.predict of {2 * BATCH_SIZE:,} windows: "
+        f"peak extra {mib(figures['forward_extra']):.1f} MiB "
+        f"({figures['forward_extra'] / x_bytes:.2f} x X)"
+    )
+    print(
+        f"    peak extra / X bytes: {without_cache:.2f} without the cached "
+        f"predictions, {with_cache:.2f} with them"
+    )
+    return without_cache, with_cache
+
+
+# -- 3. GridSearchCV vs. one fit + score per fold --------------------------------
+
+
+def bench_grid(rows, window, repeats):
+    from sklearn.base import clone
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_lstm_reshape import ThresholdReshaper, clear_prediction_cache
+    from sklearn_lstm_reshape.models import make_forecaster
+
+    print(
+        f"\n[3] GridSearchCV: {rows:,} rows x {N_FEATURES} features, window "
+        f"{window}, {len(GRID_THRESHOLDS)} thresholds x {GRID_FOLDS} "
+        f"TimeSeriesSplit folds, {repeats} repetitions"
+    )
+    # Target: the next value of feature 0, a one-step-ahead regression.
+    series = make_series(rows + 1)
+    X, y = series[:-1], series[1:, 0]
+    model = make_forecaster(window, N_FEATURES, units=UNITS)
+    pipe = make_pipeline(
+        ThresholdReshaper(
+            model,
+            window=window,
+            action="forecast",
+            threshold=GRID_THRESHOLDS[len(GRID_THRESHOLDS) // 2],
+        ),
+        Ridge(),
+    )
+    cv = TimeSeriesSplit(GRID_FOLDS)
+
+    def grid_search():
+        clear_prediction_cache()  # both sides start cold
+        search = GridSearchCV(
+            pipe,
+            {"thresholdreshaper__threshold": GRID_THRESHOLDS},
+            cv=cv,
+            n_jobs=1,
+            refit=False,
+            error_score="raise",
+        )
+        return search.fit(X, y)
+
+    def one_fit_per_fold():
+        clear_prediction_cache()
+        scores = []
+        for train, test in cv.split(X):
+            fold_pipe = clone(pipe).fit(X[train], y[train])
+            scores.append(fold_pipe.score(X[test], y[test]))
+        return scores
+
+    one_fit_per_fold()  # warm-up: compile, first-use allocations
+    grid_times, fold_times = side_by_side(grid_search, one_fit_per_fold, repeats)
+    clear_prediction_cache()
+
+    ratio, low, high = paired_ratio(grid_times, fold_times)
+    print(f"    one fit + score per fold : median {statistics.median(fold_times):.2f} s")
+    print(
+        f"    GridSearchCV ({len(GRID_THRESHOLDS) * GRID_FOLDS} fits)    : "
+        f"median {statistics.median(grid_times):.2f} s"
+    )
+    print(f"    ratio grid / per-fold: {ratio:.3f} (per-repetition range {low:.3f} .. {high:.3f})")
+    return ratio
+
+
+# -- driver --------------------------------------------------------------------
+
+
+def print_summary(rows):
+    header = ("benchmark", "ratio", "goal", "result")
+    table = [header] + [
+        (
+            name,
+            f"{value:.3f}",
+            f"{op} {goal:.2f}",
+            "PASS" if (value >= goal if op == ">=" else value <= goal) else "FAIL",
+        )
+        for name, value, op, goal in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    line = "-+-".join("-" * width for width in widths)
+    print("\nSummary")
+    print(line)
+    for index, row in enumerate(table):
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            print(line)
+    print(line)
+
+
+def versions():
+    import jax
+    import keras
+    import sklearn
+
+    import sklearn_lstm_reshape
+
+    return (
+        f"sklearn_lstm_reshape {sklearn_lstm_reshape.__version__}, "
+        f"keras {keras.__version__} ({keras.backend.backend()}), jax {jax.__version__}, "
+        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="much smaller sizes: a smoke test of under a minute"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed repetitions per side (default: 7 for [1] and 3 for [3]; 3 and 2 with --quick)",
+    )
+    parser.add_argument(
+        "--memory-child", nargs=2, type=int, metavar=("ROWS", "WINDOW"), help=argparse.SUPPRESS
+    )  # internal: the subprocess of [2]
+    args = parser.parse_args(argv)
+
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return 0
+
+    sizes = SIZES["quick" if args.quick else "full"]
+    repeats = args.repeats or sizes["repeats"]
+    grid_repeats = args.repeats or sizes["grid_repeats"]
+    start = time.perf_counter()
+
+    from sklearn_lstm_reshape.models import make_forecaster
+
+    make_forecaster(8, N_FEATURES, units=4)  # imports Keras with the package's backend
+    print(f"ThresholdReshaper benchmarks ({'quick' if args.quick else 'full'} sizes)")
+    print(versions())
+    print("Forecaster: make_forecaster(window, 8, units=64), untrained weights.")
+
+    throughput = bench_throughput(sizes["throughput_rows"], sizes["throughput_window"], repeats)
+    memory, memory_with_cache = bench_memory(sizes["memory_rows"], sizes["memory_window"])
+    grid = bench_grid(sizes["grid_rows"], sizes["grid_window"], grid_repeats)
+
+    print_summary(
+        [
+            ("[1] transform / bare forward throughput", throughput, ">=", 0.90),
+            ("[2] transform peak extra memory / X bytes", memory, "<=", 3.0),
+            ("[2] same, prediction cache counted", memory_with_cache, "<=", 3.0),
+            (
+                f"[3] GridSearchCV {len(GRID_THRESHOLDS)}x{GRID_FOLDS} / one fit per fold",
+                grid,
+                "<=",
+                1.5,
+            ),
+        ]
+    )
+    if args.quick:
+        print(
+            "Quick sizes are a smoke test: the goals apply to the full sizes (at "
+            "these sizes the\nfixed working memory of the forward pass dominates "
+            "the memory ratio)."
+        )
+    print(f"Total time: {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

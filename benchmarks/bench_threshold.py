@@ -130,7 +130,7 @@ def mib(n_bytes):
 
 
 def bench_throughput(rows, window, repeats):
-    from sklearn_lstm_reshape import ThresholdReshaper, clear_prediction_cache
+    from sklearn_lstm_reshape import ThresholdReshaper, clear_cache
     from sklearn_lstm_reshape.models import make_forecaster
 
     print(
@@ -151,7 +151,7 @@ def bench_throughput(rows, window, repeats):
     def transform():
         # Predictions are cached by (model, data, window): without this the
         # call would be a cache hit and never run the model.
-        clear_prediction_cache()
+        clear_cache()
         return reshaper.transform(X)
 
     # Warm-up: compiles the forward pass for every batch shape either path
@@ -166,7 +166,7 @@ def bench_throughput(rows, window, repeats):
     del bare_predictions, X_new, residuals, expected
 
     bare_times, transform_times = side_by_side(bare, transform, repeats)
-    clear_prediction_cache()
+    clear_cache()
 
     bare_rate = n_windows / statistics.median(bare_times)
     transform_rate = n_windows / statistics.median(transform_times)
@@ -207,7 +207,7 @@ def bench_throughput(rows, window, repeats):
 # which the prediction cache keeps after the call: (n_windows, n_features)
 # float32. The first figure leaves those cached bytes out (the working memory
 # of transform beyond what it leaves cached); the second counts them. The RSS
-# released by clear_prediction_cache() afterwards is printed as a cross-check
+# released by clear_cache() afterwards is printed as a cross-check
 # of the cached size. For reference, the child also measures the peak of one
 # bare model.predict over a block of 2 * BATCH_SIZE windows: the forward
 # pass's own working memory, which transform pays too and which does not
@@ -272,16 +272,16 @@ def _peak_extra(function):
 
 def memory_child(rows, window):
     """Measure one transform's memory; print the figures as one JSON line."""
-    from sklearn_lstm_reshape import ThresholdReshaper, clear_prediction_cache
+    from sklearn_lstm_reshape import ThresholdReshaper, clear_cache
     from sklearn_lstm_reshape.models import make_forecaster
 
     X = make_series(rows)
     model = make_forecaster(window, N_FEATURES, units=UNITS)
     reshaper = ThresholdReshaper(model, window=window, action="forecast")
     reshaper.fit(X[:FIT_ROWS])
-    clear_prediction_cache()
+    clear_cache()
     reshaper.transform(X[:FIT_ROWS])  # warm-up
-    clear_prediction_cache()
+    clear_cache()
 
     block = materialised_windows(X[: 2 * BATCH_SIZE + window - 1], window)
     forward = functools.partial(model.predict, block, batch_size=BATCH_SIZE, verbose=0)
@@ -292,7 +292,7 @@ def memory_child(rows, window):
     # cache is the cached predictions alone.
     peak_extra, exact, seconds, X_new = _peak_extra(lambda: reshaper.transform(X))
     before_clear = _rss_bytes()
-    clear_prediction_cache()
+    clear_cache()
     gc.collect()
     n_windows = len(X) - window + 1
     print(
@@ -361,7 +361,7 @@ def bench_grid(rows, window, repeats):
     from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
     from sklearn.pipeline import make_pipeline
 
-    from sklearn_lstm_reshape import ThresholdReshaper, clear_prediction_cache
+    from sklearn_lstm_reshape import ThresholdReshaper, clear_cache
     from sklearn_lstm_reshape.models import make_forecaster
 
     print(
@@ -385,7 +385,7 @@ def bench_grid(rows, window, repeats):
     cv = TimeSeriesSplit(GRID_FOLDS)
 
     def grid_search():
-        clear_prediction_cache()  # both sides start cold
+        clear_cache()  # both sides start cold
         search = GridSearchCV(
             pipe,
             {"thresholdreshaper__threshold": GRID_THRESHOLDS},
@@ -397,7 +397,7 @@ def bench_grid(rows, window, repeats):
         return search.fit(X, y)
 
     def one_fit_per_fold():
-        clear_prediction_cache()
+        clear_cache()
         scores = []
         for train, test in cv.split(X):
             fold_pipe = clone(pipe).fit(X[train], y[train])
@@ -406,7 +406,7 @@ def bench_grid(rows, window, repeats):
 
     one_fit_per_fold()  # warm-up: compile, first-use allocations
     grid_times, fold_times = side_by_side(grid_search, one_fit_per_fold, repeats)
-    clear_prediction_cache()
+    clear_cache()
 
     ratio, low, high = paired_ratio(grid_times, fold_times)
     print(f"    one fit + score per fold : median {statistics.median(fold_times):.2f} s")

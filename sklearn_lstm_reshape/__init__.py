@@ -5,9 +5,9 @@ are tuned with ``GridSearchCV`` and compared with ``cross_val_score``.
 Importing this package does not import Keras; that happens on first use.
 """
 
-from ._predict import clear_prediction_cache
+from ._cache import clear_cache
 from ._threshold import ThresholdReshaper
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ThresholdReshaper", "__version__", "clear_prediction_cache"]
+__all__ = ["ThresholdReshaper", "__version__", "clear_cache"]

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_array
 
-from . import _keras, _predict
+from . import _cache, _keras, _predict
 from .utils._sklearn_compat import HasMethods, Interval, validate_data
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -125,13 +125,33 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     def _train_default_model(self, X, window):
         from .models import train_forecaster
 
-        if self.verbose:
-            print(
-                f"[{type(self).__name__}] training the default LSTM forecaster "
-                f"on {X.shape[0]} {'sequences' if X.ndim == 3 else 'rows'}",
-                flush=True,
+        name = type(self).__name__
+        # An int seed makes training deterministic, so a model trained on the
+        # same data with the same settings is the model this fit would train.
+        key = None
+        if isinstance(self.random_state, Integral):
+            key = (
+                _predict.data_fingerprint(X),
+                window,
+                self.units,
+                self.epochs,
+                int(self.random_state),
             )
-        return train_forecaster(
+            model = _cache.default_models.get(key)
+            if model is not None:
+                if self.verbose:
+                    print(
+                        f"[{name}] reusing the default LSTM forecaster trained on "
+                        "the same data with the same settings",
+                        flush=True,
+                    )
+                return model
+        if self.verbose:
+            unit = "sequences" if X.ndim == 3 else "rows"
+            print(
+                f"[{name}] training the default LSTM forecaster on {X.shape[0]} {unit}", flush=True
+            )
+        model = train_forecaster(
             X,
             window=window,
             units=self.units,
@@ -139,6 +159,9 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             random_state=self.random_state,
             verbose=self.verbose,
         )
+        if key is not None:
+            _cache.default_models.put(key, model)
+        return model
 
     def _resolve_window(self, X):
         """The window length to cut a 2-D series with (None for a panel).

@@ -9,12 +9,10 @@ by (model, data, window): grid candidates that change only what happens
 
 import hashlib
 import sys
-import threading
-from collections import OrderedDict
 
 import numpy as np
 
-from . import _keras
+from . import _cache, _keras
 from ._windows import sliding_windows
 
 # Bytes of float32 windows copied and handed to Keras at once. Small enough to
@@ -28,59 +26,6 @@ _MIN_BATCH = 32
 # bound, not the input chunk, sets transform's memory: 131,072 steps of 64
 # units are 32 MiB. Windows of up to 32 steps keep the full default batch.
 _MAX_BATCH_TIMESTEPS = 2**17
-
-
-class _PredictionCache:
-    """Least-recently-used cache of prediction arrays, bounded in bytes."""
-
-    def __init__(self, max_bytes):
-        self.max_bytes = max_bytes
-        self._entries = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key, value):
-        if value.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = value
-            self._bytes += value.nbytes
-            while self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-
-_cache = _PredictionCache(max_bytes=256 * 2**20)
-
-
-def clear_prediction_cache():
-    """Forget every cached prediction.
-
-    Predictions of a model on a data set are kept (up to 256 MiB in all, least
-    recently used dropped first) so that refitting or re-transforming the same
-    data with the same model does not run the model again. Call this to free
-    that memory, or before timing a transform.
-
-    Examples
-    --------
-    >>> from sklearn_lstm_reshape import clear_prediction_cache
-    >>> clear_prediction_cache()
-    """
-    _cache.clear()
 
 
 def data_fingerprint(X):
@@ -120,14 +65,14 @@ def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
         window if X.ndim == 2 else None,
         batch_size,
     )
-    predictions = _cache.get(key)
+    predictions = _cache.predictions.get(key)
     if predictions is None:
         windows = sliding_windows(X, window) if X.ndim == 2 else X
         predictions = predict_windows(
             model, windows, batch_size=batch_size, verbose=verbose, label=label
         )
         predictions.flags.writeable = False
-        _cache.put(key, predictions)
+        _cache.predictions.put(key, predictions)
     return predictions
 
 

@@ -169,9 +169,9 @@ class ThresholdReshaper(BaseReshaper):
     are NaN. For a 3-D panel with a sequence forecaster, the first step of
     each sequence.
 
-    Predictions are cached (see
-    :func:`~sklearn_lstm_reshape.clear_prediction_cache`), so refitting with
-    another threshold, side or action does not run the model again.
+    Predictions, and default models trained with an int ``random_state``, are
+    cached (see :func:`~sklearn_lstm_reshape.clear_cache`), so refitting with
+    another threshold, side or action neither runs nor trains the model again.
 
     Examples
     --------

@@ -218,6 +218,31 @@ def test_refitting_with_another_threshold_does_not_run_the_model_again(
     assert len(calls) == 1
 
 
+def test_refits_with_a_seed_reuse_the_trained_default_model(series, monkeypatch):
+    from sklearn_lstm_reshape import clear_cache, models
+
+    trained = []
+    original = models.train_forecaster
+    monkeypatch.setattr(
+        models, "train_forecaster", lambda *a, **k: trained.append(1) or original(*a, **k)
+    )
+    clear_cache()
+    X = series.X[:200]
+    params = dict(window=WINDOW, units=4, epochs=1)
+    first = ThresholdReshaper(**params, random_state=0, contamination=0.01).fit(X)
+    second = ThresholdReshaper(**params, random_state=0, action="nan").fit(X)
+    assert second.model_ is first.model_ and len(trained) == 1
+    # Another seed, other data or other settings train a new model...
+    ThresholdReshaper(**params, random_state=1).fit(X)
+    ThresholdReshaper(**params, random_state=0).fit(X[:150])
+    ThresholdReshaper(**{**params, "units": 5}, random_state=0).fit(X)
+    assert len(trained) == 4
+    # ...and so does every fit without a seed, whose training is not reproducible.
+    ThresholdReshaper(**params).fit(X)
+    ThresholdReshaper(**params).fit(X)
+    assert len(trained) == 6
+
+
 # -- panels ------------------------------------------------------------------
 
 

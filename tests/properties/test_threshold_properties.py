@@ -13,7 +13,7 @@ from hypothesis import Phase, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sklearn_lstm_reshape import ThresholdReshaper, _keras
+from sklearn_lstm_reshape import ThresholdReshaper, _keras, clear_cache
 
 from .strategies import DTYPES, values
 
@@ -425,7 +425,9 @@ def test_rows_without_history_are_never_flagged(cases, case_name, data):
 def test_same_random_state_same_result(X, random_state):
     params = dict(window=4, units=4, epochs=1, random_state=random_state, contamination=0.1)
     first = ThresholdReshaper(**params).fit(X)
+    clear_cache()  # train the second model, rather than reuse the first
     second = ThresholdReshaper(**params).fit(X)
+    assert second.model_ is not first.model_
 
     for a, b in zip(first.model_.get_weights(), second.model_.get_weights(), strict=True):
         assert_bits_equal(a, b)

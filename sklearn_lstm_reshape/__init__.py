@@ -6,8 +6,9 @@ Importing this package does not import Keras; that happens on first use.
 """
 
 from ._cache import clear_cache
+from ._generative import GenerativeReshaper
 from ._threshold import ThresholdReshaper
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ThresholdReshaper", "__version__", "clear_cache"]
+__all__ = ["GenerativeReshaper", "ThresholdReshaper", "__version__", "clear_cache"]

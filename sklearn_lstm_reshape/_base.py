@@ -11,10 +11,15 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _cache, _keras, _predict
-from .utils._sklearn_compat import HasMethods, Interval, validate_data
+from .utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    _check_feature_names_in,
+    validate_data,
+)
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -234,6 +239,22 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         )
 
     # -- scikit-learn protocol -------------------------------------------------
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: the input feature names.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names; by default ``feature_names_in_`` or
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        return _check_feature_names_in(self, input_features)
 
     def __sklearn_clone__(self):
         # The default clone deep-copies every parameter; a wrapped Keras model

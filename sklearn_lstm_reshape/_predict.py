@@ -76,7 +76,7 @@ def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
     return predictions
 
 
-def predict_windows(model, windows, *, batch_size=4096, verbose=0, label=""):
+def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, label=""):
     """Run ``model`` over an array (or view) of windows, in bounded memory.
 
     Every call Keras sees has the same batch size for a given input length
@@ -87,6 +87,9 @@ def predict_windows(model, windows, *, batch_size=4096, verbose=0, label=""):
     ----------
     model : keras.Model
     windows : ndarray of shape (n_windows, timesteps, n_features)
+        Or any array whose first axis indexes the samples.
+    *extra_inputs : ndarray of shape (n_windows, ...)
+        Further inputs of a multi-input model, aligned with ``windows``.
     batch_size : int
         Windows per forward pass; lowered for long windows so that one pass
         holds at most 131,072 timesteps.
@@ -96,30 +99,43 @@ def predict_windows(model, windows, *, batch_size=4096, verbose=0, label=""):
     Returns
     -------
     predictions : ndarray of shape (n_windows, *output_shape), float32
+        For a model with several outputs, a list of such arrays.
     """
     n_windows = len(windows)
-    timesteps = windows.shape[1]
+    timesteps = windows.shape[1] if windows.ndim == 3 else 1
     batch = _padded_batch_size(
         n_windows, min(batch_size, max(_MIN_BATCH, _MAX_BATCH_TIMESTEPS // timesteps))
     )
-    window_bytes = 4 * int(np.prod(windows.shape[1:]))
-    chunk = batch * max(1, _CHUNK_BYTES // (batch * window_bytes))
-    output = None
+    inputs = (windows, *extra_inputs)
+    sample_bytes = 4 * sum(int(np.prod(x.shape[1:])) for x in inputs)
+    chunk = batch * max(1, _CHUNK_BYTES // (batch * sample_bytes))
+    outputs = None
     for start in range(0, n_windows, chunk):
         stop = min(start + chunk, n_windows)
-        block = np.asarray(windows[start:stop], dtype=np.float32)
-        padding = -len(block) % batch
-        if padding:
-            block = np.concatenate([block, np.repeat(block[-1:], padding, axis=0)])
-        result = np.asarray(model.predict(block, batch_size=batch, verbose=0))
-        if output is None:
-            output = np.empty((n_windows, *result.shape[1:]), dtype=np.float32)
-        output[start:stop] = result[: stop - start]
+        blocks = [_padded(np.asarray(x[start:stop], dtype=np.float32), batch) for x in inputs]
+        results = model.predict(blocks if extra_inputs else blocks[0], batch_size=batch, verbose=0)
+        results = (
+            [np.asarray(r) for r in results]
+            if isinstance(results, list | tuple)
+            else [np.asarray(results)]
+        )
+        if outputs is None:
+            outputs = [np.empty((n_windows, *r.shape[1:]), dtype=np.float32) for r in results]
+        for output, result in zip(outputs, results, strict=True):
+            output[start:stop] = result[: stop - start]
         if verbose:
             print(f"{label}predicted {stop}/{n_windows} windows", file=sys.stdout, flush=True)
-    if output is None:
+    if outputs is None:
         raise ValueError("There are no windows to predict.")
-    return output
+    return outputs if len(outputs) > 1 else outputs[0]
+
+
+def _padded(block, batch):
+    """``block`` repeated at its end up to a multiple of ``batch`` samples."""
+    padding = -len(block) % batch
+    if not padding:
+        return block
+    return np.concatenate([block, np.repeat(block[-1:], padding, axis=0)])
 
 
 def _padded_batch_size(n_windows, batch_size):

@@ -12,7 +12,6 @@ from ._windows import sliding_windows
 from .utils._sklearn_compat import (
     Interval,
     StrOptions,
-    _check_feature_names_in,
     _fit_context,
 )
 
@@ -386,8 +385,7 @@ class ThresholdReshaper(BaseReshaper):
         -------
         feature_names_out : ndarray of str
         """
-        check_is_fitted(self)
-        names = _check_feature_names_in(self, input_features)
+        names = super().get_feature_names_out(input_features)
         if not self.add_indicator:
             return names
         if self.threshold_.shape[-1] == 1:

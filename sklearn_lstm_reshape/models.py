@@ -10,7 +10,7 @@ import numpy as np
 from . import _keras
 from ._windows import sliding_windows
 
-__all__ = ["make_forecaster", "train_forecaster"]
+__all__ = ["make_cvae", "make_forecaster", "train_cvae", "train_forecaster"]
 
 
 def make_forecaster(
@@ -158,3 +158,259 @@ def train_forecaster(
             verbose={0: 0, 1: 2}.get(verbose, 1),
         )
     return network
+
+
+def make_cvae(
+    window,
+    n_features,
+    condition_size,
+    *,
+    latent_dim=8,
+    units=32,
+    window_mean=None,
+    window_variance=None,
+    condition_mean=None,
+    condition_variance=None,
+):
+    """Build an (untrained) conditional VAE of windows: its encoder and decoder.
+
+    The encoder maps a window and its condition to the mean and log-variance
+    of a Gaussian code; the decoder maps a code and a condition back to a
+    window. Windows and conditions are standardised inside the networks, so
+    both read and write raw values.
+
+    Parameters
+    ----------
+    window : int
+        Timesteps per window.
+    n_features : int
+        Features per timestep.
+    condition_size : int
+        Values per condition (a flattened LSTM prediction).
+    latent_dim : int, default=8
+        Size of the code.
+    units : int, default=32
+        Units of the LSTM and dense layers.
+    window_mean, window_variance : array-like of shape (n_features,), default=None
+        Per-feature statistics of the training windows.
+    condition_mean, condition_variance : array-like of shape (condition_size,), default=None
+        Statistics of the training conditions.
+
+    Returns
+    -------
+    encoder : keras.Model
+        ``[window (batch, window, n_features), condition (batch, condition_size)]``
+        -> ``[mean (batch, latent_dim), log_variance (batch, latent_dim)]``.
+    decoder : keras.Model
+        ``[code (batch, latent_dim), condition (batch, condition_size)]``
+        -> ``window (batch, window, n_features)``.
+
+    See Also
+    --------
+    train_cvae : Build and train these networks.
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape.models import make_cvae
+    >>> encoder, decoder = make_cvae(24, 3, 3, latent_dim=4, units=8)
+    >>> [tuple(o.shape) for o in encoder.outputs], tuple(decoder.output.shape)
+    ([(None, 4), (None, 4)], (None, 24, 3))
+    """
+    encoder, decoder, _ = _cvae_networks(
+        window,
+        n_features,
+        condition_size,
+        latent_dim,
+        units,
+        window_mean,
+        window_variance,
+        condition_mean,
+        condition_variance,
+    )
+    return encoder, decoder
+
+
+def _stats(mean, variance, size):
+    mean = np.zeros(size) if mean is None else np.asarray(mean, dtype=float)
+    variance = np.ones(size) if variance is None else np.asarray(variance, dtype=float)
+    return mean, variance
+
+
+def _cvae_networks(
+    window,
+    n_features,
+    condition_size,
+    latent_dim,
+    units,
+    window_mean,
+    window_variance,
+    condition_mean,
+    condition_variance,
+):
+    """Encoder, decoder in raw units, and the decoder up to standardised output."""
+    keras = _keras.import_keras()
+    layers = keras.layers
+    window_mean, window_variance = _stats(window_mean, window_variance, n_features)
+    condition_mean, condition_variance = _stats(condition_mean, condition_variance, condition_size)
+
+    windows = keras.Input((window, n_features), name="window")
+    condition = keras.Input((condition_size,), name="condition")
+    hidden = layers.LSTM(units, name="encoder_lstm")(
+        layers.Normalization(mean=window_mean, variance=window_variance, name="standardise_window")(
+            windows
+        )
+    )
+    condition_std = layers.Normalization(
+        mean=condition_mean, variance=condition_variance, name="standardise_condition"
+    )(condition)
+    hidden = layers.Dense(units, activation="tanh", name="encoder_dense")(
+        layers.Concatenate()([hidden, condition_std])
+    )
+    mean = layers.Dense(latent_dim, name="code_mean")(hidden)
+    log_variance = layers.Dense(latent_dim, name="code_log_variance")(hidden)
+    encoder = keras.Model([windows, condition], [mean, log_variance], name="cvae_encoder")
+
+    code = keras.Input((latent_dim,), name="code")
+    condition = keras.Input((condition_size,), name="condition")
+    condition_std = layers.Normalization(
+        mean=condition_mean, variance=condition_variance, name="standardise_condition"
+    )(condition)
+    hidden = layers.Dense(units, activation="tanh", name="decoder_dense")(
+        layers.Concatenate()([code, condition_std])
+    )
+    hidden = layers.LSTM(units, return_sequences=True, name="decoder_lstm")(
+        layers.RepeatVector(window)(hidden)
+    )
+    standardised = layers.Dense(n_features, name="window_standardised")(hidden)
+    raw = layers.Normalization(
+        mean=window_mean, variance=window_variance, invert=True, name="unstandardise_window"
+    )(standardised)
+    decoder = keras.Model([code, condition], raw, name="cvae_decoder")
+    decoder_standardised = keras.Model([code, condition], standardised)
+    return encoder, decoder, decoder_standardised
+
+
+def train_cvae(
+    windows,
+    conditions,
+    *,
+    latent_dim=8,
+    units=32,
+    beta=1.0,
+    epochs=30,
+    batch_size=64,
+    learning_rate=5e-3,
+    random_state=None,
+    verbose=0,
+):
+    """Build a conditional VAE and train it on windows and their conditions.
+
+    The loss per window is the squared error of the reconstruction plus
+    ``beta`` times the KL divergence of the code from a standard normal,
+    divided by the number of values in a window; the error is measured on
+    standardised values, so every feature weighs the same.
+
+    Parameters
+    ----------
+    windows : array-like of shape (n_windows, window, n_features)
+    conditions : array-like of shape (n_windows, condition_size)
+    latent_dim : int, default=8
+    units : int, default=32
+    beta : float, default=1.0
+        Weight of the KL term: lower reconstructs more closely, higher
+        follows the condition more.
+    epochs : int, default=30
+    batch_size : int, default=64
+    learning_rate : float, default=5e-3
+    random_state : int or None, default=None
+        Seed of the weights, the shuffling and the sampled codes.
+    verbose : int, default=0
+        0 is silent, 1 prints a line per epoch, 2 a progress bar.
+
+    Returns
+    -------
+    encoder, decoder : keras.Model
+        See :func:`make_cvae`.
+    """
+    keras = _keras.import_keras()
+    windows = np.asarray(windows, dtype=np.float32)
+    conditions = np.asarray(conditions, dtype=np.float32)
+    rows = windows.reshape(-1, windows.shape[-1])
+    window_mean, window_variance = _safe_stats(rows)
+    condition_mean, condition_variance = _safe_stats(conditions)
+    standardised = (windows - window_mean.astype(np.float32)) / np.sqrt(window_variance).astype(
+        np.float32
+    )
+    with _keras.seeded(_keras.seed_from(random_state)):
+        encoder, decoder, decoder_standardised = _cvae_networks(
+            windows.shape[1],
+            windows.shape[2],
+            conditions.shape[1],
+            latent_dim,
+            units,
+            window_mean,
+            window_variance,
+            condition_mean,
+            condition_variance,
+        )
+        trainer = _cvae_trainer_class()(encoder, decoder_standardised, beta)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        trainer.fit(
+            [windows, conditions],
+            standardised,
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose={0: 0, 1: 2}.get(verbose, 1),
+        )
+    return encoder, decoder
+
+
+def _safe_stats(values):
+    mean = values.mean(axis=0, dtype=np.float64)
+    variance = values.var(axis=0, dtype=np.float64)
+    variance[variance < 1e-12] = 1.0
+    return mean, variance
+
+
+_trainer_class = None
+
+
+def _cvae_trainer_class():
+    """The Keras model that trains a CVAE; defined on first use, never saved.
+
+    Only the encoder and decoder it trains are kept, so this class never has
+    to be found again when a fitted estimator is unpickled.
+    """
+    global _trainer_class
+    if _trainer_class is None:
+        keras = _keras.import_keras()
+        ops = keras.ops
+
+        class CVAETrainer(keras.Model):
+            def __init__(self, encoder, decoder, beta):
+                super().__init__()
+                self.encoder = encoder
+                self.decoder = decoder
+                self.beta = beta
+                self.noise = keras.random.SeedGenerator()
+
+            def call(self, inputs):
+                windows, condition = inputs
+                mean, log_variance = self.encoder([windows, condition])
+                code = mean + ops.exp(0.5 * log_variance) * keras.random.normal(
+                    ops.shape(mean), seed=self.noise
+                )
+                return self.decoder([code, condition]), mean, log_variance
+
+            def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+                reconstruction, mean, log_variance = y_pred
+                values_per_window = ops.cast(ops.shape(y)[1] * ops.shape(y)[2], "float32")
+                squared_error = ops.sum(ops.square(y - reconstruction), axis=(1, 2))
+                kl = -0.5 * ops.sum(
+                    1 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=1
+                )
+                return ops.mean(squared_error + self.beta * kl) / values_per_window
+
+        _trainer_class = CVAETrainer
+    return _trainer_class

@@ -9,10 +9,13 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sklearn_lstm_reshape import ThresholdReshaper
+from sklearn_lstm_reshape import GenerativeReshaper, ThresholdReshaper
 
 # Tiny models trained for one epoch: the checks are about the API, not accuracy.
-ESTIMATORS = [ThresholdReshaper(window=3, units=4, epochs=1, random_state=0)]
+ESTIMATORS = [
+    ThresholdReshaper(window=3, units=4, epochs=1, random_state=0),
+    GenerativeReshaper(window=3, latent_dim=2, units=4, epochs=1, random_state=0),
+]
 
 ROW_ORDER = (
     "rows of a 2-D X are consecutive time steps: each row is scored with the "

@@ -1,0 +1,284 @@
+"""GenerativeReshaper: regenerate X with a conditional VAE conditioned on the
+LSTM's predictions."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseReshaper
+from ._predict import predict_windows
+from ._windows import fold_windows, sliding_windows
+from .utils._sklearn_compat import Interval, StrOptions, _fit_context
+
+
+class GenerativeReshaper(BaseReshaper):
+    """Regenerate X under the LSTM's prediction, or under a requested one.
+
+    A conditional variational autoencoder (CVAE) learns the windows of X
+    conditioned on what the wrapped Keras model predicts for them.
+    ``transform`` encodes every window under its actual condition and decodes
+    it under the requested one: "what would this data look like if the LSTM
+    predicted c?". A 2-D series is regenerated window by window and folded
+    back into rows by overlap-add averaging; each sequence of a 3-D panel is
+    regenerated whole.
+
+    Read more in the :ref:`User Guide <generative>`.
+
+    Parameters
+    ----------
+    model : keras.Model, str, os.PathLike or None, default=None
+        The fitted Keras model whose predictions condition the CVAE: a
+        ``keras.Model``, the path of a ``.keras`` file, or None to train an
+        LSTM forecaster on X in ``fit`` (with ``units`` and ``epochs``). A
+        given model is frozen: it is never trained or modified.
+
+    window : int or None, default=None
+        Rows per window of a 2-D series; None takes the model's input length,
+        or 24 when the model accepts any length. Ignored for a 3-D panel.
+
+    latent_dim : int, default=8
+        Size of the CVAE's code.
+
+    units : int, default=32
+        Units of the CVAE's layers (and of the default forecaster).
+
+    beta : float, default=1.0
+        Weight of the KL term of the CVAE's loss. Lower values reconstruct
+        more closely; higher values lean more on the condition.
+
+    epochs : int, default=30
+        Training epochs of the CVAE (and of the default forecaster).
+
+    batch_size : int, default=64
+        Windows per gradient step of the CVAE.
+
+    condition : "prediction", float, array-like or callable, default="prediction"
+        The condition every window is decoded under. ``"prediction"``: the
+        model's own prediction (a learned regeneration of X). A number or an
+        array: that condition, broadcast to every window's prediction.
+        A callable ``condition(predictions) -> conditions``: new conditions
+        of the predictions' shape.
+
+    sample : bool, default=False
+        If False, decode the mean code (deterministic). If True, draw the code
+        from the encoder's distribution, seeded by ``random_state``.
+
+    verbose : int, default=0
+        Print training and prediction progress when > 0.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the training and, with ``sample=True``, the drawn codes.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The model whose predictions are the conditions.
+
+    window_ : int or None
+        Window length used for 2-D series (None when fitted on a panel).
+
+    encoder_ : keras.Model
+        The CVAE's encoder: ``[window, condition] -> [mean, log_variance]``.
+
+    decoder_ : keras.Model
+        The CVAE's decoder: ``[code, condition] -> window``.
+
+    condition_shape_ : tuple of int
+        Shape of the model's prediction for one window.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when X has string column names.
+
+    See Also
+    --------
+    ThresholdReshaper : Repair only the values the LSTM flags.
+    sklearn_lstm_reshape.models.train_cvae : The network trained in ``fit``.
+
+    Notes
+    -----
+    Every row of a series is regenerated, including the first ones: a row is
+    the average of every window that covers it, and the first and last rows
+    are covered by fewer windows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lstm_reshape import GenerativeReshaper
+    >>> from sklearn_lstm_reshape.datasets import make_anomalous_series
+    >>> X = make_anomalous_series(n_timesteps=300, n_features=2, random_state=0).X
+    >>> gen = GenerativeReshaper(window=12, latent_dim=4, units=8, epochs=2,
+    ...                          condition=lambda p: p + 1.0, random_state=0)
+    >>> gen.fit(X).transform(X).shape
+    (300, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseReshaper._parameter_constraints,
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
+        "sample": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        window=None,
+        latent_dim=8,
+        units=32,
+        beta=1.0,
+        epochs=30,
+        batch_size=64,
+        condition="prediction",
+        sample=False,
+        verbose=0,
+        random_state=None,
+    ):
+        self.model = model
+        self.window = window
+        self.latent_dim = latent_dim
+        self.units = units
+        self.beta = beta
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.condition = condition
+        self.sample = sample
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Resolve the model, then train the CVAE on X's windows and predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+            One series, or a panel of sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GenerativeReshaper
+            The fitted reshaper.
+        """
+        from .models import train_cvae
+
+        X = self._validate_X(X, reset=True)
+        self._fit_model(X)
+        self._check_rows(X)
+        predictions = self._predict(X)
+        self.condition_shape_ = tuple(predictions.shape[1:])
+        self.encoder_, self.decoder_ = train_cvae(
+            self._windows(X),
+            predictions.reshape(len(predictions), -1),
+            latent_dim=self.latent_dim,
+            units=self.units,
+            beta=self.beta,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+        return self
+
+    def transform(self, X):
+        """Regenerate X under the requested condition.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+            Data shaped like the data seen in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of the shape and float dtype of X
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        predictions = self._predict(X)
+        return self._regenerate(X, predictions, self._requested(predictions))
+
+    def report(self, X):
+        """How close the LSTM's predictions on ``transform(X)`` come to the request.
+
+        The wrapped model is run again on the regenerated data (the closed
+        loop), so the figures say whether the generator does what was asked.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+
+        Returns
+        -------
+        report : dict
+            - ``condition_gap_before``: mean ``|prediction(X) - requested|``;
+            - ``condition_gap_after``: mean ``|prediction(X_new) - requested|``;
+            - ``prediction_change``: mean ``|prediction(X_new) - prediction(X)|``;
+            - ``reconstruction_error``: mean ``|X_rec - X|``, where ``X_rec``
+              is X regenerated under its own predictions
+              (``condition="prediction"``);
+            - ``mean_abs_change``: mean ``|X_new - X|``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        predictions = self._predict(X)
+        requested = self._requested(predictions)
+        X_new = self._regenerate(X, predictions, requested)
+        new_predictions = self._predict(X_new)
+        reconstruction = self._regenerate(X, predictions, predictions)
+        return {
+            "condition_gap_before": float(np.mean(np.abs(predictions - requested))),
+            "condition_gap_after": float(np.mean(np.abs(new_predictions - requested))),
+            "prediction_change": float(np.mean(np.abs(new_predictions - predictions))),
+            "reconstruction_error": float(np.mean(np.abs(reconstruction - X))),
+            "mean_abs_change": float(np.mean(np.abs(X_new - X))),
+        }
+
+    # -- internals -------------------------------------------------------------
+
+    def _windows(self, X):
+        return sliding_windows(X, self.window_) if X.ndim == 2 else X
+
+    def _requested(self, predictions):
+        """The condition each window is decoded under, shaped like ``predictions``."""
+        condition = self.condition
+        if isinstance(condition, str):
+            return predictions
+        requested = condition(predictions) if callable(condition) else condition
+        requested = np.asarray(requested, dtype=np.float32)
+        try:
+            return np.broadcast_to(requested, predictions.shape)
+        except ValueError:
+            raise ValueError(
+                f"condition gives shape {requested.shape}, which does not fit the "
+                f"model's predictions of shape {predictions.shape} (one "
+                f"{self.condition_shape_} per window). Pass a number, an array "
+                f"broadcastable to {self.condition_shape_}, or a callable that "
+                f"returns an array of the predictions' shape."
+            ) from None
+
+    def _regenerate(self, X, predictions, requested):
+        """Encode X's windows under ``predictions``, decode them under ``requested``."""
+        windows = self._windows(X)
+        actual = predictions.reshape(len(predictions), -1)
+        mean, log_variance = predict_windows(self.encoder_, windows, actual)
+        code = mean
+        if self.sample:
+            noise = check_random_state(self.random_state).standard_normal(mean.shape)
+            code = mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
+        regenerated = predict_windows(
+            self.decoder_, code, np.ascontiguousarray(requested).reshape(len(requested), -1)
+        )
+        if X.ndim == 2:
+            return fold_windows(regenerated, len(X)).astype(X.dtype)
+        return regenerated.astype(X.dtype)

@@ -1,0 +1,137 @@
+"""GenerativeReshaper: regeneration, conditions, determinism, integration, bad input."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+
+from sklearn_lstm_reshape import GenerativeReshaper
+
+from .conftest import N_FEATURES, WINDOW, model_weights
+
+SMALL = dict(window=WINDOW, latent_dim=4, units=16, epochs=15, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(series, forecaster):
+    """A CVAE trained on the clean half of the series, conditioned on forecasts."""
+    return GenerativeReshaper(forecaster, **SMALL).fit(series.X_clean[:300])
+
+
+def test_shape_dtype_and_a_new_array(fitted, series):
+    for X in (series.X[300:], series.X[300:].astype(np.float32)):
+        X_new = fitted.transform(X)
+        assert X_new.shape == X.shape and X_new.dtype == X.dtype
+        assert not np.shares_memory(X_new, X)
+    assert fitted.condition_shape_ == (N_FEATURES,)
+    assert fitted.encoder_.input[0].shape[1:] == (WINDOW, N_FEATURES)
+
+
+def test_regeneration_under_the_prediction_is_close_to_X(fitted, series):
+    X = series.X_clean[300:]
+    report = fitted.report(X)
+    assert report["condition_gap_before"] == 0.0
+    assert report["reconstruction_error"] < 0.5 * np.abs(X - X.mean(axis=0)).mean()
+
+
+def test_a_requested_condition_moves_the_predictions_towards_it(fitted, series):
+    X = series.X_clean[300:]
+    shifted = clone(fitted).set_params(condition=lambda p: p + 1.0).fit(series.X_clean[:300])
+    report = shifted.report(X)
+    assert report["condition_gap_before"] == pytest.approx(1.0)
+    assert report["condition_gap_after"] < report["condition_gap_before"]
+
+
+def with_condition(fitted, condition):
+    """A copy of a fitted reshaper asking for another condition (read only in transform)."""
+    return pickle.loads(pickle.dumps(fitted)).set_params(condition=condition)
+
+
+def test_conditions_as_number_array_and_callable(fitted, series):
+    X = series.X_clean[300:]
+    as_number = with_condition(fitted, 0.5).transform(X)
+    np.testing.assert_array_equal(
+        as_number, with_condition(fitted, np.full(N_FEATURES, 0.5)).transform(X)
+    )
+    np.testing.assert_array_equal(
+        as_number, with_condition(fitted, lambda p: np.full_like(p, 0.5)).transform(X)
+    )
+    assert not np.array_equal(as_number, fitted.transform(X))
+
+
+def test_sample_is_seeded_and_the_mean_is_deterministic(fitted, series):
+    X = series.X[300:]
+    np.testing.assert_array_equal(fitted.transform(X), fitted.transform(X))
+    sampled = clone(fitted).set_params(sample=True).fit(series.X_clean[:300])
+    np.testing.assert_array_equal(sampled.transform(X), sampled.transform(X))
+    assert not np.array_equal(sampled.transform(X), fitted.transform(X))
+
+
+def test_panel_with_the_default_model(series):
+    panel = series.X_clean[:480].reshape(20, 24, N_FEATURES)
+    gen = GenerativeReshaper(latent_dim=2, units=8, epochs=2, random_state=0).fit(panel)
+    assert gen.window_ is None and gen.condition_shape_ == (24, N_FEATURES)
+    assert gen.transform(panel).shape == panel.shape
+
+
+def test_the_given_model_is_never_modified(fitted, forecaster, series):
+    before = model_weights(forecaster)
+    fitted.transform(series.X)
+    for old, new in zip(before, model_weights(forecaster), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assert fitted.model_ is forecaster and clone(fitted).model is forecaster
+
+
+def test_pickle_round_trip_is_bit_identical(fitted, series):
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(series.X), fitted.transform(series.X))
+
+
+def test_pandas_in_and_out(fitted, series):
+    frame = pd.DataFrame(series.X_clean[:300], columns=["a", "b", "c"])
+    gen = clone(fitted).set_params(epochs=1).set_output(transform="pandas").fit(frame)
+    result = gen.transform(frame)
+    assert isinstance(result, pd.DataFrame) and list(result.columns) == ["a", "b", "c"]
+
+
+def test_grid_search_over_latent_dim_and_beta_in_parallel(series, forecaster):
+    X, y = series.X_clean, series.X_clean[:, 0]
+    pipe = make_pipeline(
+        GenerativeReshaper(forecaster, window=WINDOW, units=4, epochs=1, random_state=0), Ridge()
+    )
+    search = GridSearchCV(
+        pipe,
+        {"generativereshaper__latent_dim": [2, 4], "generativereshaper__beta": [0.5, 2.0]},
+        cv=TimeSeriesSplit(2),
+        n_jobs=2,
+    ).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_bad_input(fitted, series):
+    X = series.X[300:].copy()
+    with_nan = X.copy()
+    with_nan[5, 0] = np.nan
+    cases = [
+        (with_nan, "Input X contains NaN"),
+        (X[:, :2], "X has 2 features, but GenerativeReshaper is expecting 3 features"),
+        (X[: WINDOW - 1], f"window={WINDOW} needs at least {WINDOW} rows"),
+    ]
+    for bad, message in cases:
+        before = bad.copy()
+        with pytest.raises(ValueError, match=message):
+            fitted.transform(bad)
+        np.testing.assert_array_equal(bad, before)
+    wrong = with_condition(fitted, np.zeros(5))
+    with pytest.raises(ValueError, match=r"condition gives shape \(5,\), which does not fit"):
+        wrong.transform(X)
+    with pytest.raises(NotFittedError):
+        GenerativeReshaper().transform(X)
+    with pytest.raises(ValueError, match="The 'beta' parameter of GenerativeReshaper"):
+        GenerativeReshaper(beta=-1.0).fit(X)

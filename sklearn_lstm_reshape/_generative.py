@@ -61,6 +61,15 @@ class GenerativeReshaper(BaseReshaper):
         A callable ``condition(predictions) -> conditions``: new conditions
         of the predictions' shape.
 
+    fold : {"mean", "last"}, default="mean"
+        How a 2-D series is rebuilt from its regenerated windows. ``"mean"``
+        averages every window that covers a row (overlap-add): smooth, but
+        each row mixes the conditions of ``window`` neighbouring windows.
+        ``"last"`` takes each row from the window that ends at it, the window
+        whose condition (for a forecaster, the forecast of the next row)
+        depends on it most: the LSTM's predictions follow the requested
+        condition more closely, and the result is less smooth.
+
     sample : bool, default=False
         If False, decode the mean code (deterministic). If True, draw the code
         from the encoder's distribution, seeded by ``random_state``.
@@ -122,6 +131,7 @@ class GenerativeReshaper(BaseReshaper):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
+        "fold": [StrOptions({"mean", "last"})],
         "sample": ["boolean"],
     }
 
@@ -136,6 +146,7 @@ class GenerativeReshaper(BaseReshaper):
         epochs=30,
         batch_size=64,
         condition="prediction",
+        fold="mean",
         sample=False,
         verbose=0,
         random_state=None,
@@ -148,6 +159,7 @@ class GenerativeReshaper(BaseReshaper):
         self.epochs = epochs
         self.batch_size = batch_size
         self.condition = condition
+        self.fold = fold
         self.sample = sample
         self.verbose = verbose
         self.random_state = random_state
@@ -280,5 +292,5 @@ class GenerativeReshaper(BaseReshaper):
             self.decoder_, code, np.ascontiguousarray(requested).reshape(len(requested), -1)
         )
         if X.ndim == 2:
-            return fold_windows(regenerated, len(X)).astype(X.dtype)
+            return fold_windows(regenerated, len(X), how=self.fold).astype(X.dtype)
         return regenerated.astype(X.dtype)

@@ -42,11 +42,15 @@ def sliding_windows(series, window):
     return sliding_window_view(series, window, axis=0).transpose(0, 2, 1)
 
 
-def fold_windows(windows, n_timesteps):
-    """Fold windows back into rows by overlap-add averaging.
+def fold_windows(windows, n_timesteps, *, how="mean"):
+    """Fold windows back into rows.
 
-    Row ``t`` becomes the mean of every window's value for row ``t``; folding
-    the unmodified windows of a series gives the series back exactly.
+    With ``how="mean"`` (overlap-add averaging), row ``t`` becomes the mean of
+    every window's value for row ``t``. With ``how="last"``, row ``t`` is the
+    last row of the window that ends at ``t`` (the first window gives the
+    rows before it): each row comes from the one window whose end it is.
+    Either way, folding the unmodified windows of a series gives the series
+    back exactly.
 
     Parameters
     ----------
@@ -54,6 +58,8 @@ def fold_windows(windows, n_timesteps):
         Window ``i`` covers rows ``i .. i + window - 1``.
     n_timesteps : int
         Rows of the series the windows were cut from.
+    how : {"mean", "last"}, default="mean"
+        How the windows that cover a row are combined.
 
     Returns
     -------
@@ -73,6 +79,8 @@ def fold_windows(windows, n_timesteps):
             f"{n_windows} windows of length {window} cannot come from a series "
             f"of {n_timesteps} rows; expected {n_timesteps - window + 1} windows."
         )
+    if how == "last":
+        return np.concatenate([windows[0, :-1], windows[:, -1]])
     # Average as "reference + mean deviation from it", the reference being the
     # first window that covers each row: windows that agree then fold back to
     # exactly their value, which a plain sum / count does not guarantee.

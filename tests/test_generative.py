@@ -53,6 +53,14 @@ def with_condition(fitted, condition):
     return pickle.loads(pickle.dumps(fitted)).set_params(condition=condition)
 
 
+def test_last_fold_follows_the_requested_condition_more_closely(fitted, series):
+    X = series.X_clean[300:]
+    requested = lambda p: p + 1.0  # noqa: E731
+    mean = with_condition(fitted, requested).report(X)
+    last = with_condition(fitted, requested).set_params(fold="last").report(X)
+    assert last["condition_gap_after"] < mean["condition_gap_after"] < 1.0
+
+
 def test_conditions_as_number_array_and_callable(fitted, series):
     X = series.X_clean[300:]
     as_number = with_condition(fitted, 0.5).transform(X)

@@ -35,10 +35,11 @@ def test_sliding_windows_are_read_only_views_of_the_rows(args):
         np.testing.assert_array_equal(windows[:, offset], series[offset : offset + n_windows])
 
 
+@pytest.mark.parametrize("how", ["mean", "last"])
 @given(series_and_window())
-def test_folding_sliding_windows_gives_the_series_back(args):
+def test_folding_sliding_windows_gives_the_series_back(how, args):
     series, window = args
-    folded = fold_windows(sliding_windows(series, window), len(series))
+    folded = fold_windows(sliding_windows(series, window), len(series), how=how)
 
     assert folded.dtype == series.dtype
     assert folded.shape == series.shape
@@ -46,11 +47,12 @@ def test_folding_sliding_windows_gives_the_series_back(args):
     assert folded.tobytes() == np.ascontiguousarray(series).tobytes()
 
 
+@pytest.mark.parametrize("how", ["mean", "last"])
 @given(series_and_window(), st.floats(-1e3, 1e3, allow_subnormal=False))
-def test_folding_shifted_windows_gives_the_shifted_series(args, shift):
+def test_folding_shifted_windows_gives_the_shifted_series(how, args, shift):
     series, window = args
     shift = series.dtype.type(shift)
-    folded = fold_windows(sliding_windows(series, window) + shift, len(series))
+    folded = fold_windows(sliding_windows(series, window) + shift, len(series), how=how)
 
     assert folded.dtype == series.dtype
     eps = np.finfo(series.dtype).eps
@@ -88,3 +90,16 @@ def test_folding_into_the_wrong_length_is_an_error(args, error):
     for n_timesteps in (len(series) + error, len(series) - error):
         with pytest.raises(ValueError, match="cannot come from a series"):
             fold_windows(windows, n_timesteps)
+
+
+@given(series_and_window())
+def test_last_fold_takes_each_row_from_the_window_ending_at_it(args):
+    series, window = args
+    windows = np.array(sliding_windows(series, window))
+    windows += np.arange(len(windows), dtype=series.dtype)[:, None, None]  # tag each window
+    folded = fold_windows(windows, len(series), how="last")
+
+    ends = np.arange(window - 1, len(series))
+    tags = (ends - window + 1).astype(series.dtype)[:, None]
+    np.testing.assert_array_equal(folded[ends], series[ends] + tags)
+    np.testing.assert_array_equal(folded[: window - 1], series[: window - 1])  # from window 0

@@ -239,7 +239,11 @@ class GenerativeReshaper(BaseReshaper):
             - ``reconstruction_error``: mean ``|X_rec - X|``, where ``X_rec``
               is X regenerated under its own predictions
               (``condition="prediction"``);
-            - ``mean_abs_change``: mean ``|X_new - X|``.
+            - ``mean_abs_change``: mean ``|X_new - X|``;
+            - ``condition_gap_before_by_output``,
+              ``condition_gap_after_by_output``: the two gaps per value of
+              the model's prediction (arrays of shape ``condition_shape_``),
+              since a request often concerns some outputs and not others.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -248,9 +252,13 @@ class GenerativeReshaper(BaseReshaper):
         X_new = self._regenerate(X, predictions, requested)
         new_predictions = self._predict(X_new)
         reconstruction = self._regenerate(X, predictions, predictions)
+        gap_before = np.abs(predictions - requested)
+        gap_after = np.abs(new_predictions - requested)
         return {
-            "condition_gap_before": float(np.mean(np.abs(predictions - requested))),
-            "condition_gap_after": float(np.mean(np.abs(new_predictions - requested))),
+            "condition_gap_before": float(gap_before.mean()),
+            "condition_gap_after": float(gap_after.mean()),
+            "condition_gap_before_by_output": gap_before.mean(axis=0),
+            "condition_gap_after_by_output": gap_after.mean(axis=0),
             "prediction_change": float(np.mean(np.abs(new_predictions - predictions))),
             "reconstruction_error": float(np.mean(np.abs(reconstruction - X))),
             "mean_abs_change": float(np.mean(np.abs(X_new - X))),

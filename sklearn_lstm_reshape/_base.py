@@ -227,13 +227,17 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 + ". Pass a longer series or set a smaller window."
             )
 
+    def _forward_batch_size(self):
+        """Windows per forward pass of the wrapped model."""
+        return self.batch_size
+
     def _predict(self, X):
         """The model's predictions for every window of X (cached)."""
         return _predict.predict(
             self.model_,
             X,
             self.window_,
-            batch_size=self.batch_size,
+            batch_size=self._forward_batch_size(),
             verbose=self.verbose,
             label=f"[{type(self).__name__}] ",
         )

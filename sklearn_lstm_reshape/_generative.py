@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseReshaper
-from ._predict import predict_windows
+from ._predict import FORWARD_BATCH_SIZE, predict_windows
 from ._windows import fold_windows, sliding_windows
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
@@ -265,6 +265,11 @@ class GenerativeReshaper(BaseReshaper):
         }
 
     # -- internals -------------------------------------------------------------
+
+    def _forward_batch_size(self):
+        # batch_size is the CVAE's training batch; forward passes use the
+        # engine's default, which is much faster than a training-sized batch.
+        return FORWARD_BATCH_SIZE
 
     def _windows(self, X):
         return sliding_windows(X, self.window_) if X.ndim == 2 else X

@@ -19,6 +19,8 @@ from ._windows import sliding_windows
 # keep the memory of a long series bounded, large enough that Keras's
 # per-call overhead stays a few percent of the work.
 _CHUNK_BYTES = 16 * 2**20
+# Windows per forward pass unless an estimator says otherwise.
+FORWARD_BATCH_SIZE = 4096
 # The smallest batch a short input is padded to (see _padded_batch_size).
 _MIN_BATCH = 32
 # Timesteps (batch x window) in one forward pass. A recurrent layer keeps its
@@ -110,24 +112,38 @@ def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, l
     sample_bytes = 4 * sum(int(np.prod(x.shape[1:])) for x in inputs)
     chunk = batch * max(1, _CHUNK_BYTES // (batch * sample_bytes))
     outputs = None
-    for start in range(0, n_windows, chunk):
-        stop = min(start + chunk, n_windows)
-        blocks = [_padded(np.asarray(x[start:stop], dtype=np.float32), batch) for x in inputs]
-        results = model.predict(blocks if extra_inputs else blocks[0], batch_size=batch, verbose=0)
-        results = (
-            [np.asarray(r) for r in results]
-            if isinstance(results, list | tuple)
-            else [np.asarray(results)]
+    for start, stop, piece_batch in _pieces(n_windows, chunk, batch):
+        blocks = [_padded(np.asarray(x[start:stop], dtype=np.float32), piece_batch) for x in inputs]
+        results = model.predict(
+            blocks if extra_inputs else blocks[0], batch_size=piece_batch, verbose=0
         )
+        if not isinstance(results, list | tuple):
+            results = [results]
         if outputs is None:
             outputs = [np.empty((n_windows, *r.shape[1:]), dtype=np.float32) for r in results]
         for output, result in zip(outputs, results, strict=True):
-            output[start:stop] = result[: stop - start]
+            output[start:stop] = np.asarray(result)[: stop - start]
         if verbose:
             print(f"{label}predicted {stop}/{n_windows} windows", file=sys.stdout, flush=True)
     if outputs is None:
         raise ValueError("There are no windows to predict.")
     return outputs if len(outputs) > 1 else outputs[0]
+
+
+def _pieces(n_windows, chunk, batch):
+    """(start, stop, batch size) of every call to Keras.
+
+    Chunks hold whole batches; the remainder of fewer than ``batch`` windows
+    gets its own call, padded only to the next power of two, so padding never
+    costs more than the remainder itself.
+    """
+    for start in range(0, n_windows, chunk):
+        stop = min(start + chunk, n_windows)
+        whole = start + (stop - start) // batch * batch
+        if whole > start:
+            yield start, whole, batch
+        if stop > whole:
+            yield whole, stop, _padded_batch_size(stop - whole, batch)
 
 
 def _padded(block, batch):

@@ -143,3 +143,34 @@ def test_bad_input(fitted, series):
         GenerativeReshaper().transform(X)
     with pytest.raises(ValueError, match="The 'beta' parameter of GenerativeReshaper"):
         GenerativeReshaper(beta=-1.0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "make_bad, message",
+    [
+        (lambda X: X[:, 0], "X must be 2-D .* got a 1-D array .* Reshape your data"),
+        (lambda X: X[None, None], "X must be 2-D .* got a 4-D array"),
+        (lambda X: X.astype(str).astype(object) + "m", "X must hold numbers only"),
+        (lambda X: X[:0], r"0 sample\(s\)"),
+        (lambda X: np.where(np.arange(len(X))[:, None] == 3, np.inf, X), "contains infinity"),
+    ],
+)
+def test_more_bad_input_to_fit_and_transform(fitted, series, forecaster, make_bad, message):
+    bad = make_bad(series.X[300:])
+    before = bad.copy()
+    with pytest.raises(ValueError, match=message):
+        fitted.transform(bad)
+    with pytest.raises(ValueError, match=message):
+        GenerativeReshaper(forecaster, **SMALL).fit(bad)
+    np.testing.assert_array_equal(bad, before)
+
+
+def test_data_the_model_or_the_fit_cannot_take(fitted, series, forecaster):
+    with pytest.raises(ValueError, match="X has 2 features, but the model takes windows of 3"):
+        GenerativeReshaper(forecaster, **SMALL).fit(series.X[:, :2].copy())
+    with pytest.raises(ValueError, match="window=12, but the model takes windows of 8"):
+        GenerativeReshaper(forecaster, **{**SMALL, "window": 12}).fit(series.X)
+    frame = pd.DataFrame(series.X_clean[:300], columns=["a", "b", "c"])
+    gen = GenerativeReshaper(forecaster, **{**SMALL, "epochs": 1}).fit(frame)
+    with pytest.raises(ValueError, match="feature names should match"):
+        gen.transform(frame.rename(columns={"c": "d"}))

@@ -23,16 +23,21 @@ Run from the repository root::
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import sys
 import time
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from _common import (
+    N_FEATURES,
+    make_series,
+    materialised_windows,
+    paired_ratio,
+    print_summary,
+    timed,
+    versions,
+)
 
-N_FEATURES = 8
 WINDOW = 32
 UNITS = 32
 LATENT_DIM = 8
@@ -62,26 +67,6 @@ SIZES = {
 # -- helpers -------------------------------------------------------------------
 
 
-def make_series(n_rows, n_features=N_FEATURES, seed=0):
-    """A float32 series: a few slow sines plus noise, built without float64 copies."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
-    periods = np.linspace(50, 400, n_features, dtype=np.float32)
-    time_axis = np.arange(n_rows, dtype=np.float32)[:, None]
-    X += np.sin(time_axis * (2 * np.pi / periods)).astype(np.float32, copy=False)
-    return X
-
-
-def materialised_windows(X, window):
-    """Every window of X as a contiguous float32 array (batch, window, features).
-
-    Built with NumPy directly rather than with the package, so that the bare
-    side does not share code with what it is compared with.
-    """
-    view = sliding_window_view(X, window, axis=0).transpose(0, 2, 1)
-    return np.ascontiguousarray(view, dtype=np.float32)
-
-
 def overlap_add_mean(windows, n_rows):
     """Row t = mean of every window's value for row t (reference fold)."""
     n_windows, window, n_features = windows.shape
@@ -91,13 +76,6 @@ def overlap_add_mean(windows, n_rows):
         total[offset : offset + n_windows] += windows[:, offset, :]
         count[offset : offset + n_windows] += 1
     return total / count
-
-
-def timed(function):
-    """Seconds ``function()`` takes, and its result."""
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
 
 
 def interleaved(functions, repeats):
@@ -113,12 +91,6 @@ def interleaved(functions, repeats):
             gc.collect()
             times[index].append(timed(functions[index])[0])
     return times
-
-
-def paired_ratio(numerators, denominators):
-    """Median of the per-repetition ratios, and their min and max."""
-    ratios = [n / d for n, d in zip(numerators, denominators, strict=True)]
-    return statistics.median(ratios), min(ratios), max(ratios)
 
 
 def safe_stats(values):
@@ -342,41 +314,6 @@ def bench_transform(rows, fit_rows, repeats):
 
 
 # -- driver --------------------------------------------------------------------
-
-
-def print_summary(rows):
-    header = ("benchmark", "measured", "goal", "result")
-    table = [header]
-    for name, value, op, goal, fmt in rows:
-        if op is None:
-            table.append((name, format(value, fmt), "-", "info"))
-            continue
-        passed = value >= goal if op == ">=" else value <= goal
-        table.append((name, format(value, fmt), f"{op} {goal:.2f}", "PASS" if passed else "FAIL"))
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    line = "-+-".join("-" * width for width in widths)
-    print("\nSummary")
-    print(line)
-    for index, row in enumerate(table):
-        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-        if index == 0:
-            print(line)
-    print(line)
-
-
-def versions():
-    import jax
-    import keras
-    import sklearn
-
-    import sklearn_lstm_reshape
-
-    return (
-        f"sklearn_lstm_reshape {sklearn_lstm_reshape.__version__}, "
-        f"keras {keras.__version__} ({keras.backend.backend()}), jax {jax.__version__}, "
-        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
-    )
 
 
 def main(argv=None):

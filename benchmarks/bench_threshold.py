@@ -25,7 +25,6 @@ import functools
 import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,9 +32,16 @@ import threading
 import time
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from _common import (
+    N_FEATURES,
+    make_series,
+    materialised_windows,
+    paired_ratio,
+    print_summary,
+    timed,
+    versions,
+)
 
-N_FEATURES = 8
 UNITS = 64
 BATCH_SIZE = 4096
 # Rows the reshapers are fitted on. At least BATCH_SIZE windows, so that the
@@ -73,33 +79,6 @@ GRID_FOLDS = 3
 # -- helpers -------------------------------------------------------------------
 
 
-def make_series(n_rows, n_features=N_FEATURES, seed=0):
-    """A float32 series: a few slow sines plus noise, built without float64 copies."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
-    periods = np.linspace(50, 400, n_features, dtype=np.float32)
-    time_axis = np.arange(n_rows, dtype=np.float32)[:, None]
-    X += np.sin(time_axis * (2 * np.pi / periods)).astype(np.float32, copy=False)
-    return X
-
-
-def materialised_windows(X, window):
-    """Every window of X as a contiguous float32 array (batch, window, features).
-
-    Built with NumPy directly rather than with the package, so that the bare
-    forward pass does not share code with what it is compared with.
-    """
-    view = sliding_window_view(X, window, axis=0).transpose(0, 2, 1)
-    return np.ascontiguousarray(view, dtype=np.float32)
-
-
-def timed(function):
-    """Seconds ``function()`` takes, and its result."""
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
-
-
 def side_by_side(first, second, repeats):
     """Time two callables alternately; return their lists of seconds.
 
@@ -114,12 +93,6 @@ def side_by_side(first, second, repeats):
             gc.collect()
             times.append(timed(function)[0])
     return first_times, second_times
-
-
-def paired_ratio(numerators, denominators):
-    """Median of the per-repetition ratios, and their min and max."""
-    ratios = [n / d for n, d in zip(numerators, denominators, strict=True)]
-    return statistics.median(ratios), min(ratios), max(ratios)
 
 
 def mib(n_bytes):
@@ -421,43 +394,6 @@ def bench_grid(rows, window, repeats):
 # -- driver --------------------------------------------------------------------
 
 
-def print_summary(rows):
-    header = ("benchmark", "ratio", "goal", "result")
-    table = [header] + [
-        (
-            name,
-            f"{value:.3f}",
-            f"{op} {goal:.2f}",
-            "PASS" if (value >= goal if op == ">=" else value <= goal) else "FAIL",
-        )
-        for name, value, op, goal in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    line = "-+-".join("-" * width for width in widths)
-    print("\nSummary")
-    print(line)
-    for index, row in enumerate(table):
-        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-        if index == 0:
-            print(line)
-    print(line)
-
-
-def versions():
-    import jax
-    import keras
-    import sklearn
-
-    import sklearn_lstm_reshape
-
-    return (
-        f"sklearn_lstm_reshape {sklearn_lstm_reshape.__version__}, "
-        f"keras {keras.__version__} ({keras.backend.backend()}), jax {jax.__version__}, "
-        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
-    )
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -496,14 +432,15 @@ def main(argv=None):
 
     print_summary(
         [
-            ("[1] transform / bare forward throughput", throughput, ">=", 0.90),
-            ("[2] transform peak extra memory / X bytes", memory, "<=", 3.0),
-            ("[2] same, prediction cache counted", memory_with_cache, "<=", 3.0),
+            ("[1] transform / bare forward throughput", throughput, ">=", 0.90, ".3f"),
+            ("[2] transform peak extra memory / X bytes", memory, "<=", 3.0, ".3f"),
+            ("[2] same, prediction cache counted", memory_with_cache, "<=", 3.0, ".3f"),
             (
                 f"[3] GridSearchCV {len(GRID_THRESHOLDS)}x{GRID_FOLDS} / one fit per fold",
                 grid,
                 "<=",
                 1.5,
+                ".3f",
             ),
         ]
     )

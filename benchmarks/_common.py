@@ -1,0 +1,81 @@
+"""Helpers shared by the benchmark scripts: data, timing, and the closing table."""
+
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+N_FEATURES = 8
+
+
+def make_series(n_rows, n_features=N_FEATURES, seed=0):
+    """A float32 series: a few slow sines plus noise, built without float64 copies."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
+    periods = np.linspace(50, 400, n_features, dtype=np.float32)
+    time_axis = np.arange(n_rows, dtype=np.float32)[:, None]
+    X += np.sin(time_axis * (2 * np.pi / periods)).astype(np.float32, copy=False)
+    return X
+
+
+def materialised_windows(X, window):
+    """Every window of X as a contiguous float32 array (batch, window, features).
+
+    Built with NumPy directly rather than with the package, so that the bare
+    side does not share code with what it is compared with.
+    """
+    view = sliding_window_view(X, window, axis=0).transpose(0, 2, 1)
+    return np.ascontiguousarray(view, dtype=np.float32)
+
+
+def timed(function):
+    """Seconds ``function()`` takes, and its result."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def paired_ratio(numerators, denominators):
+    """Median of the per-repetition ratios, and their min and max."""
+    ratios = [n / d for n, d in zip(numerators, denominators, strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def versions():
+    import jax
+    import keras
+    import sklearn
+
+    import sklearn_lstm_reshape
+
+    return (
+        f"sklearn_lstm_reshape {sklearn_lstm_reshape.__version__}, "
+        f"keras {keras.__version__} ({keras.backend.backend()}), jax {jax.__version__}, "
+        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+
+
+def print_summary(rows):
+    """Print the closing table; rows are (name, value, op, goal, format), op None for
+    a figure with no goal."""
+    header = ("benchmark", "measured", "goal", "result")
+    table = [header]
+    for name, value, op, goal, fmt in rows:
+        if op is None:
+            table.append((name, format(value, fmt), "-", "info"))
+            continue
+        passed = value >= goal if op == ">=" else value <= goal
+        table.append((name, format(value, fmt), f"{op} {goal:.2f}", "PASS" if passed else "FAIL"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    line = "-+-".join("-" * width for width in widths)
+    print("\nSummary")
+    print(line)
+    for index, row in enumerate(table):
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            print(line)
+    print(line)

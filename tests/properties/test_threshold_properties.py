@@ -15,7 +15,15 @@ from hypothesis.extra.numpy import arrays
 
 from sklearn_lstm_reshape import ThresholdReshaper, _keras, clear_cache
 
-from .strategies import DTYPES, values
+from .strategies import (
+    DTYPES,
+    LAYOUTS,
+    assert_bits_equal,
+    assert_unmodified,
+    memory_of,
+    values,
+    with_layout,
+)
 
 N_FEATURES = 2
 SERIES_ROWS = (5, 60)  # 5: the fewest rows a window-4 forecaster can score
@@ -141,37 +149,6 @@ def scenarios(draw, case, *, dtype=None):
         X_fit = draw(data_for(case, draw(st.sampled_from(DTYPES))))
     params = {**draw(flagging), "per_feature": draw(st.booleans())}
     return X_fit, X, params
-
-
-LAYOUTS = ["C", "F", "strided"]
-
-
-def with_layout(X, layout):
-    """X as a C-ordered, Fortran-ordered or non-contiguous (strided) array."""
-    if layout == "C":
-        return np.ascontiguousarray(X)
-    if layout == "F":
-        return np.asfortranarray(X)
-    return np.repeat(X, 2, axis=0)[::2]
-
-
-def memory_of(X):
-    """Copies of X and of the array owning its memory, to detect writes."""
-    owner = X.base if isinstance(X.base, np.ndarray) else X
-    return X.copy(), owner, owner.copy()
-
-
-def assert_unmodified(X, memory):
-    X_copy, owner, owner_copy = memory
-    assert_bits_equal(X, X_copy)
-    assert_bits_equal(owner, owner_copy)
-
-
-def assert_bits_equal(actual, expected):
-    """Equal values (NaN equal to NaN), bit for bit (so 0.0 differs from -0.0)."""
-    assert actual.dtype == expected.dtype
-    np.testing.assert_array_equal(actual, expected)
-    assert np.ascontiguousarray(actual).tobytes() == np.ascontiguousarray(expected).tobytes()
 
 
 # -- shape and dtype -----------------------------------------------------------

@@ -5,6 +5,9 @@
 - Default models trained in ``fit`` with an int ``random_state`` (bounded in
   number): training is deterministic then, so candidates that differ only
   downstream of the model reuse it instead of training an identical one.
+- Models loaded from an unchanged ``.keras`` file (bounded in number): every
+  estimator naming the file shares one model instead of loading and
+  compiling its own.
 """
 
 import threading
@@ -49,16 +52,18 @@ class LRUCache:
 
 predictions = LRUCache(max_size=256 * 2**20, sizeof=lambda array: array.nbytes)
 default_models = LRUCache(max_size=4, sizeof=lambda model: 1)
+loaded_models = LRUCache(max_size=8, sizeof=lambda model: 1)
 
 
 def clear_cache():
-    """Forget every cached prediction and every cached default model.
+    """Forget every cached prediction and every cached model.
 
     The estimators keep, in memory and per process, the predictions of a
-    model on a data set (up to 256 MiB, least recently used dropped first) and
-    the last few default models they trained with an int ``random_state``, so
-    that refitting the same data, as every candidate of a grid search does,
-    neither runs nor trains the LSTM again. Call this to free that memory, or
+    model on a data set (up to 256 MiB, least recently used dropped first),
+    the last few default models they trained with an int ``random_state`` and
+    the last few models they loaded from ``.keras`` files, so that refitting
+    the same data, as every candidate of a grid search does, neither loads,
+    runs nor trains the LSTM again. Call this to free that memory, or
     before timing a fit or a transform.
 
     Examples
@@ -68,3 +73,4 @@ def clear_cache():
     """
     predictions.clear()
     default_models.clear()
+    loaded_models.clear()

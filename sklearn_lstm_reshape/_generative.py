@@ -217,7 +217,7 @@ class GenerativeReshaper(BaseReshaper):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         predictions = self._predict(X)
-        return self._regenerate(X, predictions, self._requested(predictions))
+        return self._decode(X, self._encode(X, predictions), self._requested(predictions))
 
     def report(self, X):
         """How close the LSTM's predictions on ``transform(X)`` come to the request.
@@ -249,9 +249,10 @@ class GenerativeReshaper(BaseReshaper):
         X = self._validate_X(X, reset=False)
         predictions = self._predict(X)
         requested = self._requested(predictions)
-        X_new = self._regenerate(X, predictions, requested)
+        code = self._encode(X, predictions)
+        X_new = self._decode(X, code, requested)
         new_predictions = self._predict(X_new)
-        reconstruction = self._regenerate(X, predictions, predictions)
+        reconstruction = self._decode(X, code, predictions)
         gap_before = np.abs(predictions - requested)
         gap_after = np.abs(new_predictions - requested)
         return {
@@ -292,15 +293,17 @@ class GenerativeReshaper(BaseReshaper):
                 f"returns an array of the predictions' shape."
             ) from None
 
-    def _regenerate(self, X, predictions, requested):
-        """Encode X's windows under ``predictions``, decode them under ``requested``."""
-        windows = self._windows(X)
+    def _encode(self, X, predictions):
+        """The code of each window of X under its own prediction."""
         actual = predictions.reshape(len(predictions), -1)
-        mean, log_variance = predict_windows(self.encoder_, windows, actual)
-        code = mean
-        if self.sample:
-            noise = check_random_state(self.random_state).standard_normal(mean.shape)
-            code = mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
+        mean, log_variance = predict_windows(self.encoder_, self._windows(X), actual)
+        if not self.sample:
+            return mean
+        noise = check_random_state(self.random_state).standard_normal(mean.shape)
+        return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
+
+    def _decode(self, X, code, requested):
+        """X rebuilt from its windows' codes decoded under ``requested``."""
         regenerated = predict_windows(
             self.decoder_, code, np.ascontiguousarray(requested).reshape(len(requested), -1)
         )

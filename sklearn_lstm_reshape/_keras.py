@@ -14,10 +14,11 @@ import os
 import random
 import sys
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from . import _cache
 
 logger = logging.getLogger("sklearn_lstm_reshape")
 
@@ -99,12 +100,6 @@ def is_keras_model(obj):
     return isinstance(obj, import_keras().Model)
 
 
-# Loaded models are shared by every estimator that names the same unchanged
-# file, so that a grid search does not load (and re-compile) one per candidate.
-_loaded_models: OrderedDict = OrderedDict()
-_MAX_LOADED_MODELS = 8
-
-
 def load_model(path):
     """Load a ``.keras`` file, reusing the model while the file is unchanged."""
     path = Path(path)
@@ -121,19 +116,14 @@ def load_model(path):
         )
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    with _import_lock:
-        model = _loaded_models.get(key)
-        if model is not None:
-            _loaded_models.move_to_end(key)
-            return model
+    model = _cache.loaded_models.get(key)
+    if model is not None:
+        return model
     keras = import_keras()
     # compile=False: the model is only run forward, and a model compiled under
     # one backend may not load its compile state under another.
     model = keras.models.load_model(path, compile=False)
-    with _import_lock:
-        _loaded_models[key] = model
-        while len(_loaded_models) > _MAX_LOADED_MODELS:
-            _loaded_models.popitem(last=False)
+    _cache.loaded_models.put(key, model)
     return model
 
 

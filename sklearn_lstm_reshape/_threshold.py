@@ -284,7 +284,10 @@ class ThresholdReshaper(BaseReshaper):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        X_new, flags = self._reshape(X)
+        predictions = self._predict(X)
+        # The scores are a temporary: freed before X_new is allocated.
+        flags = self._flags(self._scores(X, predictions))
+        X_new = self._reshape(X, predictions, flags)
         if self.add_indicator:
             indicator = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1]))
             X_new = np.concatenate([X_new, indicator.astype(X_new.dtype)], axis=-1)
@@ -354,11 +357,14 @@ class ThresholdReshaper(BaseReshaper):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        X_new, flags = self._reshape(X)
+        predictions = self._predict(X)
+        scores = self._scores(X, predictions)
+        flags = self._flags(scores)
+        X_new = self._reshape(X, predictions, flags)
         row_flags = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1])).any(axis=-1)
         change = np.abs(X_new - X)
-        score_before = float(np.nanmean(self._scores(X, self._predict(X))))
-        score_after = self._nan_tolerant_mean_score(X_new)
+        score_before = _mean_score(scores)
+        score_after = _mean_score(self._scores(X_new, self._predict(X_new)))
         is_error = self.score_by_ in _EXPECTATION_SCORES
         return {
             "rows": int(row_flags.size),
@@ -515,11 +521,6 @@ class ThresholdReshaper(BaseReshaper):
                 f"array of shape {raw.shape}."
             )
 
-    def _nan_tolerant_mean_score(self, X):
-        """Mean score of X, leaving out what NaN values make NaN."""
-        scores = self._scores(X, self._predict(X))
-        return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
-
     # -- thresholds ------------------------------------------------------------
 
     def _calibrate(self, scores):
@@ -572,10 +573,8 @@ class ThresholdReshaper(BaseReshaper):
 
     # -- actions ---------------------------------------------------------------
 
-    def _reshape(self, X):
-        """The reshaped copy of X and the flags it was made with."""
-        predictions = self._predict(X)
-        flags = self._flags(self._scores(X, predictions))
+    def _reshape(self, X, predictions, flags):
+        """The copy of X with the action applied where ``flags`` say."""
         mask = np.broadcast_to(flags, X.shape)
         X_new = np.array(X, copy=True, order="C")
         action = self.action
@@ -604,7 +603,13 @@ class ThresholdReshaper(BaseReshaper):
             )
         else:  # "interpolate"
             _interpolate(X_new, mask)
-        return X_new, flags
+        return X_new
+
+
+def _mean_score(scores):
+    """Mean of the finite scores: rows without history, and windows made NaN by
+    action="nan", are left out (NaN when nothing is left)."""
+    return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
 
 
 def _interpolate(X_new, mask):

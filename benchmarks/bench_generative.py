@@ -4,8 +4,9 @@ Every figure is a ratio of two things measured in the same run, so that the
 result does not depend on how fast (or how busy) the machine is:
 
 1. fit: the time of ``GenerativeReshaper.fit`` against a plain Keras ``fit``
-   of the same CVAE networks on the same, already materialised, windows,
-   conditions and standardised targets; per epoch (one-time costs such as the
+   of the same CVAE networks and loss (closed-loop term included) on the
+   same, already materialised, windows, conditions and standardised
+   targets; per epoch (one-time costs such as the
    XLA compilation and the prediction pass separated out) and whole fit;
 2. transform throughput: ``transform`` of a 2-D series against the bare
    forward passes it consists of (LSTM, encoder, decoder) on materialised
@@ -111,6 +112,7 @@ def bench_fit(rows, epochs, repeats):
     from sklearn_lstm_reshape.models import (
         _cvae_networks,
         _cvae_trainer_class,
+        _frozen_copy,
         make_forecaster,
     )
 
@@ -150,7 +152,7 @@ def bench_fit(rows, epochs, repeats):
 
     def plain_fit(n_epochs):
         with _keras.seeded(_keras.seed_from(SEED)):
-            encoder, _, decoder_standardised = _cvae_networks(
+            encoder, decoder, decoder_standardised = _cvae_networks(
                 WINDOW,
                 N_FEATURES,
                 conditions.shape[1],
@@ -161,7 +163,15 @@ def bench_fit(rows, epochs, repeats):
                 condition_mean,
                 condition_variance,
             )
-            trainer = _cvae_trainer_class()(encoder, decoder_standardised, 1.0)
+            trainer = _cvae_trainer_class()(
+                encoder,
+                decoder_standardised,
+                1.0,
+                decoder=decoder,
+                predictor=_frozen_copy(model),
+                condition_weight=1.0,
+                condition_std=np.sqrt(condition_variance),
+            )
             trainer.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
             trainer.fit(
                 [windows, conditions],
@@ -258,14 +268,6 @@ def bench_transform(rows, fit_rows, repeats):
         mean, _ = encoder.predict([windows, conditions], batch_size=FORWARD_BATCH, verbose=0)
         return decoder.predict([mean, conditions], batch_size=FORWARD_BATCH, verbose=0)
 
-    def bare_lstm_at_fit_batch():
-        # For reference: the LSTM pass alone at the CVAE's batch_size, which
-        # is the batch the reshaper's own prediction pass runs with.
-        return model.predict(windows, batch_size=BATCH_SIZE, verbose=0)
-
-    def bare_lstm():
-        return model.predict(windows, batch_size=FORWARD_BATCH, verbose=0)
-
     def transform():
         # Predictions are cached by (model, data, window): without this the
         # LSTM pass would be a cache hit and never run.
@@ -277,21 +279,16 @@ def bench_transform(rows, fit_rows, repeats):
     # folded back by overlap-add averaging).
     decoded = bare()
     X_new = transform()
-    bare_lstm_at_fit_batch()
-    bare_lstm()
     assert X_new.shape == X.shape and X_new.dtype == X.dtype
     np.testing.assert_allclose(X_new, overlap_add_mean(decoded, len(X)), rtol=1e-3, atol=1e-3)
     del decoded, X_new
 
-    bare_times, transform_times, lstm_fit_batch_times, lstm_times = interleaved(
-        [bare, transform, bare_lstm_at_fit_batch, bare_lstm], repeats
-    )
+    bare_times, transform_times = interleaved([bare, transform], repeats)
     clear_cache()
 
     median = statistics.median
     # transform throughput / bare throughput = bare time / transform time
     ratio, low, high = paired_ratio(bare_times, transform_times)
-    lstm_ratio, _, _ = paired_ratio(lstm_fit_batch_times, lstm_times)
     print(
         f"    bare LSTM + encoder + decoder predict: "
         f"{n_windows / median(bare_times):10,.0f} windows/s (median {median(bare_times):.3f} s)"
@@ -304,11 +301,6 @@ def bench_transform(rows, fit_rows, repeats):
     print(
         f"    ratio transform/bare throughput: {ratio:.3f} (per-repetition range "
         f"{low:.3f} .. {high:.3f})"
-    )
-    print(
-        f"    for reference, bare LSTM predict alone: batch {FORWARD_BATCH} "
-        f"{median(lstm_times):.3f} s, batch {BATCH_SIZE} (the batch transform's "
-        f"LSTM pass uses) {median(lstm_fit_batch_times):.3f} s, ratio {lstm_ratio:.2f}"
     )
     return n_windows / median(transform_times), ratio
 

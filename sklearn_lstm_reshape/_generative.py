@@ -48,6 +48,13 @@ class GenerativeReshaper(BaseReshaper):
         Weight of the KL term of the CVAE's loss. Lower values reconstruct
         more closely; higher values lean more on the condition.
 
+    condition_weight : float, default=1.0
+        Weight of the closed-loop term of the CVAE's loss: during training
+        every window is also decoded under a perturbed condition, the model
+        is run on the result, and its miss of that condition is penalised.
+        This is what makes the decoder obey a requested condition; 0 trains
+        a plain CVAE. The model itself is never trained.
+
     epochs : int, default=30
         Training epochs of the CVAE (and of the default forecaster).
 
@@ -69,6 +76,17 @@ class GenerativeReshaper(BaseReshaper):
         whose condition (for a forecaster, the forecast of the next row)
         depends on it most: the LSTM's predictions follow the requested
         condition more closely, and the result is less smooth.
+
+    residual : "auto" or bool, default="auto"
+        If True, X is edited rather than replaced: the result is X plus the
+        change the requested condition makes to the decoded window,
+        ``decode(code, requested) - decode(code, actual)``, folded like the
+        windows. Detail the CVAE cannot reconstruct (day-to-day noise, rare
+        values) is kept, so the model's predictions on the result move by
+        the requested change instead of by the reconstruction error too. If
+        False, X is replaced by the decoded windows (a learned regeneration).
+        ``"auto"`` is False for ``condition="prediction"`` (where the change
+        would be zero) and True otherwise.
 
     sample : bool, default=False
         If False, decode the mean code (deterministic). If True, draw the code
@@ -110,9 +128,16 @@ class GenerativeReshaper(BaseReshaper):
 
     Notes
     -----
-    Every row of a series is regenerated, including the first ones: a row is
-    the average of every window that covers it, and the first and last rows
-    are covered by fewer windows.
+    Every row of a series is transformed, including the first ones: with
+    ``fold="mean"`` a row is the average of every window that covers it, and
+    the first and last rows are covered by fewer windows.
+
+    Under a requested condition, X is edited by default (``residual``): a
+    CVAE trained on little data reproduces windows only roughly, and
+    replacing X by its regeneration moves the model's predictions by that
+    error too. On the bundled weather, editing brings the model's forecasts
+    about a third closer to a requested forecast, where regenerating with
+    ``fold="mean"`` does not (see the User Guide).
 
     Examples
     --------
@@ -130,8 +155,10 @@ class GenerativeReshaper(BaseReshaper):
         **BaseReshaper._parameter_constraints,
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "condition_weight": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
         "fold": [StrOptions({"mean", "last"})],
+        "residual": [StrOptions({"auto"}), "boolean"],
         "sample": ["boolean"],
     }
 
@@ -143,10 +170,12 @@ class GenerativeReshaper(BaseReshaper):
         latent_dim=8,
         units=32,
         beta=1.0,
+        condition_weight=1.0,
         epochs=30,
         batch_size=64,
         condition="prediction",
         fold="mean",
+        residual="auto",
         sample=False,
         verbose=0,
         random_state=None,
@@ -156,10 +185,12 @@ class GenerativeReshaper(BaseReshaper):
         self.latent_dim = latent_dim
         self.units = units
         self.beta = beta
+        self.condition_weight = condition_weight
         self.epochs = epochs
         self.batch_size = batch_size
         self.condition = condition
         self.fold = fold
+        self.residual = residual
         self.sample = sample
         self.verbose = verbose
         self.random_state = random_state
@@ -194,6 +225,8 @@ class GenerativeReshaper(BaseReshaper):
             latent_dim=self.latent_dim,
             units=self.units,
             beta=self.beta,
+            predictor=self.model_,
+            condition_weight=self.condition_weight,
             epochs=self.epochs,
             batch_size=self.batch_size,
             random_state=self.random_state,
@@ -217,7 +250,8 @@ class GenerativeReshaper(BaseReshaper):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         predictions = self._predict(X)
-        return self._decode(X, self._encode(X, predictions), self._requested(predictions))
+        code = self._encode(X, predictions)
+        return self._regenerate(X, code, predictions, self._requested(predictions))
 
     def report(self, X):
         """How close the LSTM's predictions on ``transform(X)`` come to the request.
@@ -250,9 +284,9 @@ class GenerativeReshaper(BaseReshaper):
         predictions = self._predict(X)
         requested = self._requested(predictions)
         code = self._encode(X, predictions)
-        X_new = self._decode(X, code, requested)
+        X_new = self._regenerate(X, code, predictions, requested)
         new_predictions = self._predict(X_new)
-        reconstruction = self._decode(X, code, predictions)
+        reconstruction = self._assemble(X, self._decoded_windows(code, predictions))
         gap_before = np.abs(predictions - requested)
         gap_after = np.abs(new_predictions - requested)
         return {
@@ -302,11 +336,20 @@ class GenerativeReshaper(BaseReshaper):
         noise = check_random_state(self.random_state).standard_normal(mean.shape)
         return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
 
-    def _decode(self, X, code, requested):
-        """X rebuilt from its windows' codes decoded under ``requested``."""
-        regenerated = predict_windows(
-            self.decoder_, code, np.ascontiguousarray(requested).reshape(len(requested), -1)
+    def _decoded_windows(self, code, conditions):
+        return predict_windows(
+            self.decoder_, code, np.ascontiguousarray(conditions).reshape(len(conditions), -1)
         )
-        if X.ndim == 2:
-            return fold_windows(regenerated, len(X), how=self.fold).astype(X.dtype)
-        return regenerated.astype(X.dtype)
+
+    def _assemble(self, X, windows):
+        """Rows of X's shape from one array per window (folded for a 2-D series)."""
+        return fold_windows(windows, len(X), how=self.fold) if X.ndim == 2 else windows
+
+    def _regenerate(self, X, code, predictions, requested):
+        """X decoded under ``requested``, or X plus the change it makes (``residual``)."""
+        windows = self._decoded_windows(code, requested)
+        residual = self.residual if self.residual != "auto" else not isinstance(self.condition, str)
+        if not residual:
+            return self._assemble(X, windows).astype(X.dtype)
+        change = windows - self._decoded_windows(code, predictions)
+        return (X + self._assemble(X, change)).astype(X.dtype)

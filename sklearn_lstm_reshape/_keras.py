@@ -180,9 +180,13 @@ def seed_from(random_state):
 def model_input_shape(model):
     """The shape of one input sample, e.g. ``(window, n_features)``.
 
-    Dimensions the model leaves free are None.
+    Dimensions the model leaves free are None. A subclassed model declares no
+    inputs, so all its dimensions are free: its first forward pass checks them.
     """
-    shapes = model.inputs
+    try:
+        shapes = model.inputs
+    except AttributeError:
+        return (None, None)
     if shapes is None or len(shapes) != 1:
         raise ValueError(
             f"model must take exactly one input, a batch of windows of shape "

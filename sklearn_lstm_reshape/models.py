@@ -297,6 +297,8 @@ def train_cvae(
     latent_dim=8,
     units=32,
     beta=1.0,
+    predictor=None,
+    condition_weight=1.0,
     epochs=30,
     batch_size=64,
     learning_rate=5e-3,
@@ -310,6 +312,15 @@ def train_cvae(
     divided by the number of values in a window; the error is measured on
     standardised values, so every feature weighs the same.
 
+    Given the ``predictor`` whose outputs the conditions are, a closed-loop
+    term teaches the decoder to obey a condition: every window is also
+    decoded under a perturbed condition (its own plus Gaussian noise of one
+    standard deviation of the conditions), the predictor is run on the
+    result, and the squared gap between its prediction and the perturbed
+    condition, in standard deviations, is added with weight
+    ``condition_weight``. The predictor is copied and frozen for this; the
+    model passed in is never trained or modified.
+
     Parameters
     ----------
     windows : array-like of shape (n_windows, window, n_features)
@@ -319,6 +330,12 @@ def train_cvae(
     beta : float, default=1.0
         Weight of the KL term: lower reconstructs more closely, higher
         follows the condition more.
+    predictor : keras.Model or None, default=None
+        The model whose predictions ``conditions`` are, taking a window and
+        returning ``condition_size`` values (in any shape). None trains
+        without the closed-loop term.
+    condition_weight : float, default=1.0
+        Weight of the closed-loop term (ignored without ``predictor``).
     epochs : int, default=30
     batch_size : int, default=64
     learning_rate : float, default=5e-3
@@ -341,6 +358,7 @@ def train_cvae(
     standardised = (windows - window_mean.astype(np.float32)) / np.sqrt(window_variance).astype(
         np.float32
     )
+    closed_loop = predictor is not None and condition_weight > 0
     with _keras.seeded(_keras.seed_from(random_state)):
         encoder, decoder, decoder_standardised = _cvae_networks(
             windows.shape[1],
@@ -353,7 +371,15 @@ def train_cvae(
             condition_mean,
             condition_variance,
         )
-        trainer = _cvae_trainer_class()(encoder, decoder_standardised, beta)
+        trainer = _cvae_trainer_class()(
+            encoder,
+            decoder_standardised,
+            beta,
+            decoder=decoder,
+            predictor=_frozen_copy(predictor) if closed_loop else None,
+            condition_weight=condition_weight,
+            condition_std=np.sqrt(condition_variance),
+        )
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
         trainer.fit(
             [windows, conditions],
@@ -373,6 +399,24 @@ def _safe_stats(values):
     return mean, variance
 
 
+def _frozen_copy(model):
+    """A non-trainable copy of ``model`` with its weights (``model`` is untouched)."""
+    keras = _keras.import_keras()
+    try:
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+    except Exception as error:
+        raise ValueError(
+            f"The closed-loop term trains through a frozen copy of the model, and "
+            f"keras.models.clone_model could not copy it ({type(error).__name__}: "
+            f"{str(error).splitlines()[0]}). Register its custom layers with "
+            f"keras.saving.register_keras_serializable so that it can be copied, or "
+            f"pass condition_weight=0 to train without the closed-loop term."
+        ) from error
+    copy.trainable = False
+    return copy
+
+
 _trainer_class = None
 
 
@@ -388,11 +432,27 @@ def _cvae_trainer_class():
         ops = keras.ops
 
         class CVAETrainer(keras.Model):
-            def __init__(self, encoder, decoder, beta):
+            def __init__(
+                self,
+                encoder,
+                decoder_standardised,
+                beta,
+                *,
+                decoder=None,
+                predictor=None,
+                condition_weight=0.0,
+                condition_std=None,
+            ):
                 super().__init__()
                 self.encoder = encoder
+                self.decoder_standardised = decoder_standardised
                 self.decoder = decoder
+                self.predictor = predictor
                 self.beta = beta
+                self.condition_weight = condition_weight
+                self.condition_std = (
+                    None if condition_std is None else np.asarray(condition_std, "float32")
+                )
                 self.noise = keras.random.SeedGenerator()
 
             def call(self, inputs):
@@ -401,16 +461,28 @@ def _cvae_trainer_class():
                 code = mean + ops.exp(0.5 * log_variance) * keras.random.normal(
                     ops.shape(mean), seed=self.noise
                 )
-                return self.decoder([code, condition]), mean, log_variance
+                reconstruction = self.decoder_standardised([code, condition])
+                if self.predictor is None:
+                    return reconstruction, mean, log_variance, ops.zeros(())
+                # The closed loop: decode under a perturbed condition and ask
+                # the frozen predictor whether the result meets it.
+                requested = condition + self.condition_std * keras.random.normal(
+                    ops.shape(condition), seed=self.noise
+                )
+                generated = self.decoder([code, requested])
+                predicted = ops.reshape(self.predictor(generated), ops.shape(requested))
+                miss = ops.mean(ops.square((predicted - requested) / self.condition_std))
+                return reconstruction, mean, log_variance, miss
 
             def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-                reconstruction, mean, log_variance = y_pred
+                reconstruction, mean, log_variance, miss = y_pred
                 values_per_window = ops.cast(ops.shape(y)[1] * ops.shape(y)[2], "float32")
                 squared_error = ops.sum(ops.square(y - reconstruction), axis=(1, 2))
                 kl = -0.5 * ops.sum(
                     1 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=1
                 )
-                return ops.mean(squared_error + self.beta * kl) / values_per_window
+                vae = ops.mean(squared_error + self.beta * kl) / values_per_window
+                return vae + self.condition_weight * miss
 
         _trainer_class = CVAETrainer
     return _trainer_class

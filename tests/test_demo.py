@@ -30,7 +30,7 @@ def test_demo_prints_its_tables_and_writes_its_figures(tmp_path, capsys):
     assert len(threshold["candidates"]) == 4
     assert all(c["rows_flagged"] > 0 for c in threshold["candidates"])
     assert threshold["mae_raw"] > 0 and threshold["candidates"][0]["mae"] > 0
-    for report in results["generative"]["folds"].values():
+    for report in results["generative"]["variants"].values():
         # Asked for +3 °C on temp_max and temp_min, nothing on the others.
         np.testing.assert_allclose(
             report["condition_gap_before_by_output"], [0, 3, 3, 0], atol=1e-5

@@ -89,11 +89,44 @@ def test_panel_with_the_default_model(series):
 
 
 def test_the_given_model_is_never_modified(fitted, forecaster, series):
+    # fit trains the CVAE through a frozen copy of the model (the closed-loop
+    # term); the model itself keeps its weights and its trainable flag.
     before = model_weights(forecaster)
-    fitted.transform(series.X)
+    trained = clone(fitted).set_params(epochs=2).fit(series.X_clean[:200])
+    trained.transform(series.X)
     for old, new in zip(before, model_weights(forecaster), strict=True):
         np.testing.assert_array_equal(old, new)
-    assert fitted.model_ is forecaster and clone(fitted).model is forecaster
+    assert forecaster.trainable
+    assert trained.model_ is forecaster and clone(trained).model is forecaster
+
+
+def test_the_closed_loop_term_makes_the_decoder_obey_the_condition(fitted, series):
+    # Regenerated (not edited) under a shifted forecast: the term is what
+    # teaches the decoder that the condition matters.
+    X = series.X_clean[300:]
+    gaps = {}
+    for weight in (0.0, 1.0):
+        gen = clone(fitted).set_params(
+            condition=lambda p: p + 1.0, condition_weight=weight, residual=False, fold="last"
+        )
+        gaps[weight] = gen.fit(series.X_clean[:300]).report(X)["condition_gap_after"]
+    assert gaps[1.0] < 0.9 * gaps[0.0]
+
+
+def test_on_the_bundled_weather_the_requested_forecast_is_approached():
+    from sklearn_lstm_reshape.datasets import load_seattle_weather
+    from sklearn_lstm_reshape.models import train_forecaster
+
+    X = load_seattle_weather().data
+    X_train, X_test = X[:1100], X[1100:]
+    lstm = train_forecaster(X_train, window=14, units=16, epochs=10, random_state=0)
+    gen = GenerativeReshaper(
+        lstm, window=14, latent_dim=8, epochs=20, condition=lambda p: 0.8 * p, random_state=0
+    )
+    report = gen.fit(X_train).report(X_test)
+    assert report["condition_gap_after"] < 0.8 * report["condition_gap_before"]
+    # Editing changes X less than regenerating it does.
+    assert report["mean_abs_change"] < report["reconstruction_error"]
 
 
 def test_pickle_round_trip_is_bit_identical(fitted, series):
@@ -174,3 +207,26 @@ def test_data_the_model_or_the_fit_cannot_take(fitted, series, forecaster):
     gen = GenerativeReshaper(forecaster, **{**SMALL, "epochs": 1}).fit(frame)
     with pytest.raises(ValueError, match="feature names should match"):
         gen.transform(frame.rename(columns={"c": "d"}))
+
+
+def test_a_model_that_cannot_be_copied_needs_condition_weight_zero(series):
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+
+    class Forecaster(keras.Model):  # subclassed, without get_config: not cloneable
+        def __init__(self):
+            super().__init__()
+            self.lstm = keras.layers.LSTM(4)
+            self.head = keras.layers.Dense(N_FEATURES)
+
+        def call(self, windows):
+            return self.head(self.lstm(windows))
+
+    model = Forecaster()
+    model(np.zeros((1, WINDOW, N_FEATURES), dtype=np.float32))
+    X = series.X_clean[:100]
+    gen = GenerativeReshaper(model, window=WINDOW, latent_dim=2, units=4, epochs=1)
+    with pytest.raises(ValueError, match="or pass condition_weight=0 to train without"):
+        gen.fit(X)
+    assert gen.set_params(condition_weight=0.0).fit(X).transform(X).shape == X.shape

@@ -212,9 +212,25 @@ def test_prediction_condition_is_the_identity_callable(cases, variants, data):
     fold = data.draw(st.sampled_from(FOLDS), label="fold")
     sample = data.draw(st.booleans(), label="sample")
     by_name = variants[case_name, f"fold={fold}" + (" sample" if sample else "")]
-    by_callable = variants[case_name, "condition=identity"].set_params(fold=fold, sample=sample)
+    by_callable = variants[case_name, "condition=identity"].set_params(
+        fold=fold, sample=sample, residual=False
+    )
 
     assert_bits_equal(by_callable.transform(X), by_name.transform(X))
+
+
+@given(data=st.data())
+def test_residual_edit_under_the_actual_condition_is_x(cases, variants, data):
+    # The change the actual condition makes is zero, so the edit gives X back.
+    case_name = data.draw(st.sampled_from(CASE_NAMES), label="case")
+    X = draw_X(data, cases[case_name])
+    fold = data.draw(st.sampled_from(FOLDS), label="fold")
+    sample = data.draw(st.booleans(), label="sample")
+    identity = variants[case_name, "condition=identity"].set_params(
+        fold=fold, sample=sample, residual=True
+    )
+
+    np.testing.assert_array_equal(identity.transform(X), X)
 
 
 @given(data=st.data())

@@ -7,8 +7,15 @@ Importing this package does not import Keras; that happens on first use.
 
 from ._cache import clear_cache
 from ._generative import GenerativeReshaper
+from ._latent import LatentReshaper
 from ._threshold import ThresholdReshaper
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["GenerativeReshaper", "ThresholdReshaper", "__version__", "clear_cache"]
+__all__ = [
+    "GenerativeReshaper",
+    "LatentReshaper",
+    "ThresholdReshaper",
+    "__version__",
+    "clear_cache",
+]

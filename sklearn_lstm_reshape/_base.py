@@ -45,6 +45,9 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
+    # Parameters holding fitted Keras models, shared by clones, never copied.
+    _frozen_params = ("model",)
+
     # -- input ---------------------------------------------------------------
 
     def _validate_X(self, X, *, reset):
@@ -207,6 +210,25 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             )
         return self.window
 
+    def _broadcast_request(self, request, predictions, name):
+        """A requested prediction per window: ``request`` broadcast, or called.
+
+        ``request`` is a number, an array broadcastable to one prediction, or
+        a callable mapping the predictions to an array of their shape.
+        """
+        requested = request(predictions) if callable(request) else request
+        requested = np.asarray(requested, dtype=np.float32)
+        try:
+            return np.broadcast_to(requested, predictions.shape)
+        except ValueError:
+            one = predictions.shape[1:]
+            raise ValueError(
+                f"{name} gives shape {requested.shape}, which does not fit the "
+                f"model's predictions of shape {predictions.shape} (one {one} per "
+                f"window). Pass a number, an array broadcastable to {one}, or a "
+                f"callable that returns an array of the predictions' shape."
+            ) from None
+
     def _min_rows(self):
         """Rows a 2-D series needs for one prediction; strategies refine it."""
         return self.window_
@@ -261,11 +283,13 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         return _check_feature_names_in(self, input_features)
 
     def __sklearn_clone__(self):
-        # The default clone deep-copies every parameter; a wrapped Keras model
-        # is frozen, so clones share it instead of copying it per candidate.
-        params = self.get_params(deep=False)
-        model = params.pop("model")
-        cloned = type(self)(model, **{k: clone(v, safe=False) for k, v in params.items()})
+        # The default clone deep-copies every parameter; wrapped Keras models
+        # are frozen, so clones share them instead of copying them per candidate.
+        params = {
+            name: value if name in self._frozen_params else clone(value, safe=False)
+            for name, value in self.get_params(deep=False).items()
+        }
+        cloned = type(self)(**params)
         for attribute in ("_metadata_request", "_sklearn_output_config"):
             if hasattr(self, attribute):
                 setattr(cloned, attribute, clone(getattr(self, attribute), safe=False))

@@ -53,6 +53,7 @@ class LRUCache:
 predictions = LRUCache(max_size=256 * 2**20, sizeof=lambda array: array.nbytes)
 default_models = LRUCache(max_size=4, sizeof=lambda model: 1)
 loaded_models = LRUCache(max_size=8, sizeof=lambda model: 1)
+search_models = LRUCache(max_size=4, sizeof=lambda model: 1)
 
 
 def clear_cache():
@@ -61,7 +62,8 @@ def clear_cache():
     The estimators keep, in memory and per process, the predictions of a
     model on a data set (up to 256 MiB, least recently used dropped first),
     the last few default models they trained with an int ``random_state`` and
-    the last few models they loaded from ``.keras`` files, so that refitting
+    the last few models they loaded from ``.keras`` files, and the last few
+    compiled searches of LatentReshaper, so that refitting
     the same data, as every candidate of a grid search does, neither loads,
     runs nor trains the LSTM again. Call this to free that memory, or
     before timing a fit or a transform.
@@ -74,3 +76,4 @@ def clear_cache():
     predictions.clear()
     default_models.clear()
     loaded_models.clear()
+    search_models.clear()

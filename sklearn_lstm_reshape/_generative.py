@@ -314,18 +314,7 @@ class GenerativeReshaper(BaseReshaper):
         condition = self.condition
         if isinstance(condition, str):
             return predictions
-        requested = condition(predictions) if callable(condition) else condition
-        requested = np.asarray(requested, dtype=np.float32)
-        try:
-            return np.broadcast_to(requested, predictions.shape)
-        except ValueError:
-            raise ValueError(
-                f"condition gives shape {requested.shape}, which does not fit the "
-                f"model's predictions of shape {predictions.shape} (one "
-                f"{self.condition_shape_} per window). Pass a number, an array "
-                f"broadcastable to {self.condition_shape_}, or a callable that "
-                f"returns an array of the predictions' shape."
-            ) from None
+        return self._broadcast_request(condition, predictions, "condition")
 
     def _encode(self, X, predictions):
         """The code of each window of X under its own prediction."""

@@ -10,7 +10,14 @@ import numpy as np
 from . import _keras
 from ._windows import sliding_windows
 
-__all__ = ["make_cvae", "make_forecaster", "train_cvae", "train_forecaster"]
+__all__ = [
+    "make_autoencoder",
+    "make_cvae",
+    "make_forecaster",
+    "train_autoencoder",
+    "train_cvae",
+    "train_forecaster",
+]
 
 
 def make_forecaster(
@@ -158,6 +165,140 @@ def train_forecaster(
             verbose={0: 0, 1: 2}.get(verbose, 1),
         )
     return network
+
+
+def make_autoencoder(window, n_features, *, latent_dim=8, units=32, mean=None, variance=None):
+    """Build an (untrained) LSTM autoencoder of windows: its encoder and decoder.
+
+    The encoder reads a window with an LSTM and maps its last state to a
+    code; the decoder repeats the code along the window and an LSTM writes
+    the window back. Windows are standardised inside the encoder and the
+    decoder maps back, so both read and write raw values.
+
+    Parameters
+    ----------
+    window : int
+        Timesteps per window.
+    n_features : int
+        Features per timestep.
+    latent_dim : int, default=8
+        Size of the code.
+    units : int, default=32
+        Units of the LSTM and dense layers.
+    mean, variance : array-like of shape (n_features,), default=None
+        Per-feature statistics of the training windows (zeros and ones if None).
+
+    Returns
+    -------
+    encoder : keras.Model
+        ``window (batch, window, n_features) -> code (batch, latent_dim)``.
+    decoder : keras.Model
+        ``code (batch, latent_dim) -> window (batch, window, n_features)``.
+
+    See Also
+    --------
+    train_autoencoder : Build and train these networks.
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape.models import make_autoencoder
+    >>> encoder, decoder = make_autoencoder(24, 3, latent_dim=4, units=8)
+    >>> tuple(encoder.output.shape), tuple(decoder.output.shape)
+    ((None, 4), (None, 24, 3))
+    """
+    encoder, decoder, _ = _autoencoder_networks(
+        window, n_features, latent_dim, units, *_stats(mean, variance, n_features)
+    )
+    return encoder, decoder
+
+
+def _autoencoder_networks(window, n_features, latent_dim, units, mean, variance):
+    """Encoder, decoder in raw units, and the decoder up to standardised output."""
+    keras = _keras.import_keras()
+    layers = keras.layers
+    windows = keras.Input((window, n_features), name="window")
+    standardised = layers.Normalization(mean=mean, variance=variance, name="standardise")(windows)
+    code = layers.Dense(latent_dim, name="code")(
+        layers.LSTM(units, name="encoder_lstm")(standardised)
+    )
+    encoder = keras.Model(windows, code, name="lstm_encoder")
+
+    code = keras.Input((latent_dim,), name="code")
+    hidden = layers.Dense(units, activation="tanh", name="decoder_dense")(code)
+    hidden = layers.LSTM(units, return_sequences=True, name="decoder_lstm")(
+        layers.RepeatVector(window)(hidden)
+    )
+    standardised = layers.Dense(n_features, name="window_standardised")(hidden)
+    raw = layers.Normalization(mean=mean, variance=variance, invert=True, name="unstandardise")(
+        standardised
+    )
+    decoder = keras.Model(code, raw, name="lstm_decoder")
+    return encoder, decoder, keras.Model(code, standardised)
+
+
+def train_autoencoder(
+    windows,
+    *,
+    latent_dim=8,
+    units=32,
+    epochs=30,
+    batch_size=64,
+    learning_rate=5e-3,
+    random_state=None,
+    verbose=0,
+):
+    """Build an LSTM autoencoder and train it to reproduce ``windows``.
+
+    The loss is the mean squared error on standardised values, so every
+    feature weighs the same whatever its scale.
+
+    Parameters
+    ----------
+    windows : array-like of shape (n_windows, window, n_features)
+    latent_dim : int, default=8
+    units : int, default=32
+    epochs : int, default=30
+    batch_size : int, default=64
+    learning_rate : float, default=5e-3
+    random_state : int or None, default=None
+        Seed of the weights and the shuffling.
+    verbose : int, default=0
+        0 is silent, 1 prints a line per epoch, 2 a progress bar.
+
+    Returns
+    -------
+    encoder, decoder : keras.Model
+        See :func:`make_autoencoder`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lstm_reshape.models import train_autoencoder
+    >>> windows = np.random.default_rng(0).normal(size=(64, 12, 2))
+    >>> encoder, decoder = train_autoencoder(windows, latent_dim=3, units=8, epochs=1,
+    ...                                      random_state=0)
+    >>> decoder.predict(encoder.predict(windows, verbose=0), verbose=0).shape
+    (64, 12, 2)
+    """
+    keras = _keras.import_keras()
+    windows = np.asarray(windows, dtype=np.float32)
+    mean, variance = _safe_stats(windows.reshape(-1, windows.shape[-1]))
+    standardised = (windows - mean.astype(np.float32)) / np.sqrt(variance).astype(np.float32)
+    with _keras.seeded(_keras.seed_from(random_state)):
+        encoder, decoder, decoder_standardised = _autoencoder_networks(
+            windows.shape[1], windows.shape[2], latent_dim, units, mean, variance
+        )
+        trainable = keras.Model(encoder.input, decoder_standardised(encoder.output))
+        trainable.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+        trainable.fit(
+            windows,
+            standardised,
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose={0: 0, 1: 2}.get(verbose, 1),
+        )
+    return encoder, decoder
 
 
 def make_cvae(
@@ -399,7 +540,11 @@ def _safe_stats(values):
     return mean, variance
 
 
-def _frozen_copy(model):
+def _frozen_copy(
+    model,
+    purpose="The closed-loop term trains through",
+    fix="pass condition_weight=0 to train without the closed-loop term",
+):
     """A non-trainable copy of ``model`` with its weights (``model`` is untouched)."""
     keras = _keras.import_keras()
     try:
@@ -407,11 +552,11 @@ def _frozen_copy(model):
         copy.set_weights(model.get_weights())
     except Exception as error:
         raise ValueError(
-            f"The closed-loop term trains through a frozen copy of the model, and "
-            f"keras.models.clone_model could not copy it ({type(error).__name__}: "
+            f"{purpose} a frozen copy of the model, and keras.models.clone_model "
+            f"could not copy it ({type(error).__name__}: "
             f"{str(error).splitlines()[0]}). Register its custom layers with "
-            f"keras.saving.register_keras_serializable so that it can be copied, or "
-            f"pass condition_weight=0 to train without the closed-loop term."
+            f"keras.saving.register_keras_serializable so that it can be copied, "
+            f"or {fix}."
         ) from error
     copy.trainable = False
     return copy

@@ -9,17 +9,18 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sklearn_lstm_reshape import GenerativeReshaper, ThresholdReshaper
+from sklearn_lstm_reshape import GenerativeReshaper, LatentReshaper, ThresholdReshaper
 
 # Tiny models trained for one epoch: the checks are about the API, not accuracy.
 ESTIMATORS = [
     ThresholdReshaper(window=3, units=4, epochs=1, random_state=0),
     GenerativeReshaper(window=3, latent_dim=2, units=4, epochs=1, random_state=0),
+    LatentReshaper(window=3, latent_dim=2, units=4, epochs=1, random_state=0),
 ]
 
 ROW_ORDER = (
-    "rows of a 2-D X are consecutive time steps: each row is scored with the "
-    "rows before it, so {what} changes the scores by design"
+    "rows of a 2-D X are consecutive time steps: each row is transformed with "
+    "the rows of the windows around it, so {what} changes the output by design"
 )
 EXPECTED_FAILED_CHECKS = {
     "check_methods_sample_order_invariance": ROW_ORDER.format(what="permuting the rows"),

@@ -1,0 +1,532 @@
+"""LatentReshaper: edit X through an LSTM autoencoder's latent space, or search
+counterfactuals toward a target prediction."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _keras
+from ._base import DEFAULT_WINDOW, BaseReshaper
+from ._optimize import optimize_toward
+from ._predict import FORWARD_BATCH_SIZE, predict_windows
+from ._windows import fold_windows, sliding_windows
+from .utils._sklearn_compat import Interval, StrOptions, _fit_context
+
+# Edits that need the wrapped model's predictions.
+_PREDICTOR_EDITS = ("shift", "optimize")
+
+
+class LatentReshaper(BaseReshaper):
+    """Edit X in an LSTM autoencoder's latent space, or toward a target prediction.
+
+    An LSTM autoencoder encodes every window of X; ``transform`` edits the
+    codes and decodes them back. ``edit="noise"`` and ``edit="shift"`` give
+    augmented data; ``edit="optimize"`` searches, for all windows at once,
+    the code whose decoded window makes the wrapped model predict ``target``
+    while staying close to the original code: a batched counterfactual
+    search. ``space="input"`` runs the same search on the windows themselves,
+    without the autoencoder. A 2-D series is edited window by window and
+    folded back into rows; each sequence of a 3-D panel is edited whole.
+
+    Read more in the :ref:`User Guide <latent>`.
+
+    Parameters
+    ----------
+    model : keras.Model, str, os.PathLike or None, default=None
+        The fitted Keras model whose predictions the edits look at: a
+        ``keras.Model`` or the path of a ``.keras`` file. None allows only the
+        edits that need no model (``"noise"`` and callables). A given model
+        is frozen: it is never trained or modified.
+
+    autoencoder : (keras.Model, keras.Model) or None, default=None
+        A fitted ``(encoder, decoder)`` pair used as it is: the encoder maps
+        a batch of windows ``(batch, window, n_features)`` to codes
+        ``(batch, latent_dim)`` and the decoder maps them back. None trains an
+        LSTM autoencoder on X in ``fit`` (see
+        :func:`~sklearn_lstm_reshape.models.train_autoencoder`).
+
+    window : int or None, default=None
+        Rows per window of a 2-D series; None takes the model's input length,
+        else the given autoencoder's, else 24. Ignored for a 3-D panel.
+
+    latent_dim : int, default=8
+        Size of the trained autoencoder's code (ignored with ``autoencoder``).
+
+    units : int, default=32
+        Units of the trained autoencoder's layers.
+
+    epochs : int, default=30
+        Training epochs of the autoencoder.
+
+    edit : {"noise", "shift", "optimize"} or callable, default="noise"
+        - ``"noise"``: add Gaussian noise of ``scale`` standard deviations of
+          the training codes to every code, seeded by ``random_state``;
+        - ``"shift"``: move every code by ``scale`` standard deviations along
+          the latent direction that most increases the model's prediction
+          (the mean of its outputs, each in its own standard deviations),
+          learned in ``fit`` by least squares on the training codes;
+        - ``"optimize"``: the batched search toward ``target`` (see Notes);
+        - a callable ``edit(codes, predictions) -> codes`` of the codes'
+          shape; ``predictions`` is None without a model.
+
+    scale : float, default=0.5
+        Size of ``"noise"`` and ``"shift"``, in standard deviations of the
+        training codes.
+
+    target : float, array-like or callable, default=None
+        The prediction ``edit="optimize"`` searches for: a number, an array
+        broadcastable to one prediction, or a callable mapping the current
+        predictions to targets of their shape (e.g. ``lambda p: p + 1``).
+
+    space : {"latent", "input"}, default="latent"
+        Where ``edit="optimize"`` searches: the autoencoder's codes, or the
+        windows of X directly (the result need not look like the data, but
+        it is the baseline that often reaches the target more often).
+
+    steps : int, default=100
+        Most gradient steps per window of the search.
+
+    learning_rate : float, default=0.1
+        Learning rate of the search's Adam optimiser, in standard deviations
+        of the codes (or of the features, with ``space="input"``) per step.
+
+    proximity : float, default=0.1
+        Weight of the distance from the original code (or window) in the
+        search's loss: higher stays closer, lower reaches the target more
+        often.
+
+    tol : float, default=0.1
+        A window has reached its target when every output of its prediction
+        is within ``tol`` standard deviations (of the model's predictions on
+        the training windows) of it. The search stops for that window.
+
+    fold : {"mean", "last"}, default="mean"
+        How a 2-D series is rebuilt from its edited windows: the mean of
+        every window covering a row (overlap-add), or each row from the
+        window that ends at it.
+
+    batch_size : int, default=64
+        Windows per gradient step of the autoencoder's training.
+
+    verbose : int, default=0
+        Print training progress when > 0.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the autoencoder's training and ``edit="noise"``.
+
+    Attributes
+    ----------
+    model_ : keras.Model or None
+        The model whose predictions the edits look at.
+
+    window_ : int or None
+        Window length used for 2-D series (None when fitted on a panel).
+
+    encoder_, decoder_ : keras.Model
+        The autoencoder: trained in ``fit``, or the given pair.
+
+    code_scale_ : ndarray of shape (latent_dim,)
+        Standard deviation of each code dimension over the training windows.
+
+    prediction_scale_ : ndarray of shape (n_outputs,) or None
+        Standard deviation of each (flattened) output of the model over the
+        training windows; the unit of ``tol``.
+
+    shift_direction_ : ndarray of shape (latent_dim,) or None
+        The code step of ``edit="shift"`` with ``scale=1``.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when X has string column names.
+
+    See Also
+    --------
+    GenerativeReshaper : Regenerate X under a requested prediction with a CVAE.
+    sklearn_lstm_reshape.models.train_autoencoder : The autoencoder trained in ``fit``.
+
+    Notes
+    -----
+    The search minimises, for every window at once, the mean squared miss of
+    the model's prediction (in standard deviations of its outputs) plus
+    ``proximity`` times the mean squared distance from the starting code (in
+    standard deviations of the codes), with Adam. Each window has its own
+    loss term and Adam scales each coordinate on its own, so a window gets the
+    same steps as in a search of its own. A window stops when it reaches its
+    target; the others go on for at most ``steps`` steps.
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape import LatentReshaper
+    >>> from sklearn_lstm_reshape.datasets import make_anomalous_series
+    >>> from sklearn_lstm_reshape.models import train_forecaster
+    >>> X = make_anomalous_series(n_timesteps=300, n_features=2, random_state=0).X
+    >>> lstm = train_forecaster(X, window=12, units=8, epochs=2, random_state=0)
+    >>> lat = LatentReshaper(lstm, latent_dim=4, units=8, epochs=2, edit="optimize",
+    ...                      target=lambda p: p + 0.5, random_state=0)
+    >>> lat.fit(X).transform(X).shape
+    (300, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseReshaper._parameter_constraints,
+        "autoencoder": [None, tuple, list],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "edit": [StrOptions({"noise", "shift", "optimize"}), callable],
+        "scale": [Interval(Real, 0, None, closed="left")],
+        "target": [None, Real, "array-like", callable],
+        "space": [StrOptions({"latent", "input"})],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "proximity": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "fold": [StrOptions({"mean", "last"})],
+    }
+    _frozen_params = ("model", "autoencoder")
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        autoencoder=None,
+        window=None,
+        latent_dim=8,
+        units=32,
+        epochs=30,
+        edit="noise",
+        scale=0.5,
+        target=None,
+        space="latent",
+        steps=100,
+        learning_rate=0.1,
+        proximity=0.1,
+        tol=0.1,
+        fold="mean",
+        batch_size=64,
+        verbose=0,
+        random_state=None,
+    ):
+        self.model = model
+        self.autoencoder = autoencoder
+        self.window = window
+        self.latent_dim = latent_dim
+        self.units = units
+        self.epochs = epochs
+        self.edit = edit
+        self.scale = scale
+        self.target = target
+        self.space = space
+        self.steps = steps
+        self.learning_rate = learning_rate
+        self.proximity = proximity
+        self.tol = tol
+        self.fold = fold
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Resolve the model and the autoencoder, and learn the scales of the edits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+            One series, or a panel of sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LatentReshaper
+            The fitted reshaper.
+        """
+        self._check_edit_settings()
+        X = self._validate_X(X, reset=True)
+        given = self._given_autoencoder()
+        if self.model is None:
+            self.model_ = None
+            self.window_ = self._window_without_model(X, given)
+        else:
+            self._fit_model(X)
+        self._check_rows(X)
+        windows = self._windows(X)
+        if given is None:
+            self.encoder_, self.decoder_ = self._train_autoencoder(windows)
+        else:
+            self.encoder_, self.decoder_ = given
+            self._check_autoencoder(windows)
+        codes = self._encode(windows)
+        self.code_scale_ = _scale(codes)
+        self.feature_scale_ = _scale(X.reshape(-1, X.shape[-1]))
+        self.prediction_scale_ = self.shift_direction_ = None
+        if self.model_ is not None:
+            predictions = self._flat(self._predict(X))
+            self.prediction_scale_ = _scale(predictions)
+            self.shift_direction_ = self._direction(codes, predictions)
+        return self
+
+    def transform(self, X):
+        """Edit X's windows and fold them back.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+            Data shaped like the data seen in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of the shape and float dtype of X
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._edited(X)[0]
+
+    def report(self, X):
+        """Did the edit do what was asked, and at what cost?
+
+        The wrapped model is run again on ``transform(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+
+        Returns
+        -------
+        report : dict
+            - ``validity``: the fraction of windows of the result whose
+              prediction is within ``tol`` of the target (every output);
+              None unless ``edit="optimize"``;
+            - ``validity_before``: the same fraction on X;
+            - ``target_gap_before``, ``target_gap_after``: mean ``|prediction
+              - target|`` on X and on the result (None unless optimising);
+            - ``proximity``: mean ``|X_new - X|``;
+            - ``plausibility``: the autoencoder's mean reconstruction error
+              ``|decode(encode(w)) - w|`` over the windows of the result, and
+              ``plausibility_before`` the same on X: data the autoencoder
+              reproduces well looks like its training data;
+            - ``predictions_before``, ``predictions_after``: the model's
+              predictions on the windows of X and of the result (None
+              without a model);
+            - ``searched_validity``: for ``edit="optimize"`` on a 2-D series,
+              the fraction of searched windows that reached the target before
+              they were folded back into rows (folding mixes neighbouring
+              windows).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        X_new, searched_reached = self._edited(X)
+        report = {
+            "validity": None,
+            "validity_before": None,
+            "target_gap_before": None,
+            "target_gap_after": None,
+            "proximity": float(np.mean(np.abs(X_new - X))),
+            "plausibility": self._reconstruction_error(X_new),
+            "plausibility_before": self._reconstruction_error(X),
+            "predictions_before": None,
+            "predictions_after": None,
+            "searched_validity": None,
+        }
+        if self.model_ is None:
+            return report
+        before, after = self._predict(X), self._predict(X_new)
+        report["predictions_before"], report["predictions_after"] = before, after
+        if self.edit == "optimize":
+            target = self._flat(self._broadcast_request(self.target, before, "target"))
+            report["validity_before"] = float(self._reached(self._flat(before), target).mean())
+            report["validity"] = float(self._reached(self._flat(after), target).mean())
+            report["target_gap_before"] = float(np.mean(np.abs(self._flat(before) - target)))
+            report["target_gap_after"] = float(np.mean(np.abs(self._flat(after) - target)))
+            report["searched_validity"] = float(searched_reached.mean())
+        return report
+
+    # -- internals -------------------------------------------------------------
+
+    def _forward_batch_size(self):
+        # batch_size is the autoencoder's training batch; forward passes use
+        # the engine's default, much faster than a training-sized batch.
+        return FORWARD_BATCH_SIZE
+
+    def _check_edit_settings(self):
+        if self.model is None and (self.edit in _PREDICTOR_EDITS):
+            raise ValueError(
+                f"edit={self.edit!r} needs the model's predictions, but model=None. "
+                f"Pass the fitted Keras model (or its .keras path) as the first "
+                f"argument, or use edit='noise' or a callable edit."
+            )
+        if self.edit == "optimize" and self.target is None:
+            raise ValueError(
+                "edit='optimize' searches for a target prediction, but target=None. "
+                "Pass target= a number, an array broadcastable to one prediction, "
+                "or a callable of the predictions (e.g. lambda p: p + 1)."
+            )
+        if self.space == "input" and self.edit != "optimize":
+            raise ValueError(
+                f"space='input' applies to edit='optimize' only, got edit={self.edit!r}. "
+                f"Leave space='latent' for the other edits."
+            )
+
+    def _given_autoencoder(self):
+        if self.autoencoder is None:
+            return None
+        pair = tuple(self.autoencoder)
+        if len(pair) != 2 or not all(_keras.is_keras_model(part) for part in pair):
+            raise TypeError(
+                "autoencoder must be None or a fitted (encoder, decoder) pair of "
+                f"keras.Model; got {_describe(self.autoencoder)}."
+            )
+        return pair
+
+    def _window_without_model(self, X, autoencoder):
+        if X.ndim == 3:
+            return None
+        if autoencoder is not None:
+            steps = _keras.model_input_shape(autoencoder[0])[0]
+            if self.window is not None and steps is not None and steps != self.window:
+                raise ValueError(
+                    f"window={self.window}, but the autoencoder takes windows of "
+                    f"{steps} timesteps. Set window={steps} or leave window=None."
+                )
+            return self.window or steps or DEFAULT_WINDOW
+        return self.window or DEFAULT_WINDOW
+
+    def _check_autoencoder(self, windows):
+        """The given pair must map these windows to codes and back."""
+        try:
+            codes = predict_windows(self.encoder_, windows[:2])
+            decoded = predict_windows(self.decoder_, codes)
+        except Exception as error:
+            raise ValueError(
+                f"The autoencoder could not encode and decode windows of shape "
+                f"{windows.shape[1:]}: {type(error).__name__}: "
+                f"{str(error).splitlines()[0]}. Pass an (encoder, decoder) pair "
+                f"whose encoder takes (batch, timesteps, n_features)."
+            ) from error
+        if codes.ndim != 2 or decoded.shape[1:] != windows.shape[1:]:
+            raise ValueError(
+                f"The autoencoder maps windows of shape {windows.shape[1:]} to "
+                f"codes of shape {codes.shape[1:]} and back to {decoded.shape[1:]}; "
+                f"the encoder must give one flat code per window and the decoder "
+                f"a window of shape {windows.shape[1:]}."
+            )
+
+    def _train_autoencoder(self, windows):
+        from .models import train_autoencoder
+
+        if self.verbose:
+            print(
+                f"[LatentReshaper] training the LSTM autoencoder on {len(windows)} windows",
+                flush=True,
+            )
+        return train_autoencoder(
+            windows,
+            latent_dim=self.latent_dim,
+            units=self.units,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+
+    def _windows(self, X):
+        return sliding_windows(X, self.window_) if X.ndim == 2 else X
+
+    def _encode(self, windows):
+        return predict_windows(self.encoder_, windows)
+
+    def _decode(self, codes):
+        return predict_windows(self.decoder_, codes)
+
+    @staticmethod
+    def _flat(predictions):
+        return np.asarray(predictions).reshape(len(predictions), -1)
+
+    def _direction(self, codes, predictions):
+        """The code step along which the mean standardised prediction grows most."""
+        response = ((predictions - predictions.mean(axis=0)) / self.prediction_scale_).mean(axis=1)
+        standardised = (codes - codes.mean(axis=0)) / self.code_scale_
+        slope = np.linalg.lstsq(standardised, response, rcond=None)[0]
+        norm = np.linalg.norm(slope)
+        unit = slope / norm if norm > 0 else np.zeros_like(slope)
+        return (unit * self.code_scale_).astype(np.float32)
+
+    def _reached(self, predictions, target):
+        return np.all(np.abs(predictions - target) <= self.tol * self.prediction_scale_, axis=1)
+
+    def _edited(self, X):
+        """The edited X, and for a search which searched windows reached the target."""
+        windows = self._windows(X)
+        needs_predictions = self.edit == "optimize" or callable(self.edit)
+        predictions = self._predict(X) if needs_predictions and self.model_ is not None else None
+        reached = None
+        if self.edit == "optimize":
+            new_windows, reached = self._search(windows, predictions)
+        else:
+            codes = self._encode(windows)
+            new_windows = self._decode(self._edit_codes(codes, predictions))
+        if X.ndim == 2:
+            new_windows = fold_windows(new_windows, len(X), how=self.fold)
+        return new_windows.astype(X.dtype), reached
+
+    def _edit_codes(self, codes, predictions):
+        if self.edit == "noise":
+            noise = check_random_state(self.random_state).standard_normal(codes.shape)
+            return codes + (self.scale * self.code_scale_ * noise).astype(np.float32)
+        if self.edit == "shift":
+            return codes + self.scale * self.shift_direction_
+        edited = np.asarray(self.edit(codes.copy(), predictions), dtype=np.float32)
+        if edited.shape != codes.shape:
+            raise ValueError(
+                f"edit returned codes of shape {edited.shape}; it must return an "
+                f"array of the codes' shape {codes.shape}."
+            )
+        return edited
+
+    def _search(self, windows, predictions):
+        target = self._flat(self._broadcast_request(self.target, predictions, "target"))
+        settings = dict(
+            prediction_scale=self.prediction_scale_,
+            proximity=self.proximity,
+            steps=self.steps,
+            learning_rate=self.learning_rate,
+            tol=self.tol,
+            batch_size=FORWARD_BATCH_SIZE,
+        )
+        if self.space == "input":
+            found, reached, _ = optimize_toward(
+                self.model_, windows, target, scale=self.feature_scale_, **settings
+            )
+            return found, reached
+        codes, reached, _ = optimize_toward(
+            self.model_,
+            self._encode(windows),
+            target,
+            scale=self.code_scale_,
+            decoder=self.decoder_,
+            **settings,
+        )
+        return self._decode(codes), reached
+
+    def _reconstruction_error(self, X):
+        windows = self._windows(X)
+        return float(np.mean(np.abs(self._decode(self._encode(windows)) - windows)))
+
+
+def _scale(values):
+    """Per-column standard deviation; a constant column counts as 1."""
+    scale = np.asarray(values, dtype=np.float64).std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    return scale.astype(np.float32)
+
+
+def _describe(value):
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    return f"an object of type {type(value).__name__}"

@@ -1,0 +1,236 @@
+"""Batched gradient search: move many points at once until a model's prediction
+reaches a target.
+
+The search is a tiny Keras model whose only trainable weight is the step
+taken from every starting point, trained with ``fit``: the same code runs on
+jax, tensorflow and torch, and the optimiser is Keras's Adam. Each point has
+its own loss term and Adam scales each coordinate on its own, so searching
+many points together gives each the steps it would get alone.
+"""
+
+import numpy as np
+
+from . import _cache, _keras
+from ._predict import predict_windows
+
+# Steps between two checks whether every point has reached its target.
+CHECK_EVERY = 10
+
+
+def optimize_toward(
+    predictor,
+    start,
+    target,
+    *,
+    scale,
+    prediction_scale,
+    decoder=None,
+    proximity=0.1,
+    steps=100,
+    learning_rate=0.1,
+    tol=0.1,
+    batch_size=1024,
+):
+    """Search points near ``start`` whose prediction is ``target``.
+
+    A point ``v`` is searched as ``start + u * scale``; the loss of each point
+    is the mean squared miss of its prediction, in units of
+    ``prediction_scale``, plus ``proximity`` times the mean of ``u ** 2``. A
+    point stops as soon as every value of its prediction is within
+    ``tol * prediction_scale`` of its target, and is returned as it was then.
+
+    Parameters
+    ----------
+    predictor : keras.Model
+        Maps a batch of windows to predictions.
+    start : ndarray of shape (n_points, ...)
+        The starting points: codes when ``decoder`` is given, else windows.
+    target : ndarray of shape (n_points, n_outputs)
+        The flattened prediction each point should reach.
+    scale : ndarray broadcastable to ``start.shape[1:]``
+        The size of one unit of ``u`` along each coordinate.
+    prediction_scale : ndarray of shape (n_outputs,)
+        The size of one unit of miss for each output.
+    decoder : keras.Model or None
+        Maps points to windows before ``predictor``; None searches windows.
+    proximity : float
+        Weight of the distance from ``start``.
+    steps : int
+        Most gradient steps per point.
+    learning_rate : float
+        Adam's learning rate, in units of ``scale``.
+    tol : float
+        Tolerance of "reached", in units of ``prediction_scale``.
+    batch_size : int
+        Points searched together.
+
+    Returns
+    -------
+    points : ndarray of the shape of ``start``, float32
+    reached : ndarray of bool, shape (n_points,)
+    steps_taken : ndarray of int, shape (n_points,)
+        The step at which each point reached its target (``steps`` if never).
+    """
+    target = np.asarray(target, dtype=np.float32)
+    n_points = len(start)
+    points = np.empty(start.shape, dtype=np.float32)
+    reached = np.zeros(n_points, dtype=bool)
+    steps_taken = np.full(n_points, steps, dtype=np.int64)
+    for begin in range(0, n_points, batch_size):
+        chunk = slice(begin, min(begin + batch_size, n_points))
+        search = _search_model(
+            predictor,
+            decoder,
+            start[chunk].shape,
+            target.shape[1],
+            np.broadcast_to(np.asarray(scale, np.float32), start.shape[1:]),
+            np.asarray(prediction_scale, np.float32),
+            float(proximity),
+            float(learning_rate),
+            float(tol),
+        )
+        points[chunk], reached[chunk], steps_taken[chunk] = search.run(
+            np.ascontiguousarray(start[chunk], dtype=np.float32), target[chunk], steps
+        )
+    # The points the last step moved have not been checked yet.
+    unchecked = np.flatnonzero(~reached)
+    if len(unchecked):
+        windows = points[unchecked]
+        if decoder is not None:
+            windows = predict_windows(decoder, windows)
+        prediction = predict_windows(predictor, windows).reshape(len(unchecked), -1)
+        miss = np.abs(prediction - target[unchecked]) / np.asarray(prediction_scale, np.float32)
+        reached[unchecked] = np.all(miss <= tol, axis=1)
+    return points, reached, steps_taken
+
+
+def _search_model(predictor, decoder, shape, n_outputs, scale, prediction_scale, *settings):
+    """A search model for points of ``shape``, reused while it is cached.
+
+    Building one compiles its training step (a second or more on JAX); a
+    cached one only has its variables reset.
+    """
+    key = (
+        _keras.model_fingerprint(predictor),
+        None if decoder is None else _keras.model_fingerprint(decoder),
+        shape,
+        n_outputs,
+        scale.tobytes(),
+        prediction_scale.tobytes(),
+        settings,
+    )
+    search = _cache.search_models.get(key)
+    if search is None:
+        search = _search_class()(
+            predictor, decoder, shape, n_outputs, scale, prediction_scale, *settings
+        )
+        _cache.search_models.put(key, search)
+    return search
+
+
+_search = None
+
+
+def _search_class():
+    """The Keras model that searches; defined on first use, never saved."""
+    global _search
+    if _search is not None:
+        return _search
+    from .models import _frozen_copy as frozen_copy
+
+    keras = _keras.import_keras()
+    ops = keras.ops
+
+    class Search(keras.Model):
+        def __init__(
+            self,
+            predictor,
+            decoder,
+            shape,
+            n_outputs,
+            scale,
+            prediction_scale,
+            proximity,
+            learning_rate,
+            tol,
+        ):
+            super().__init__()
+            # Frozen copies: the search trains its step only, and the models
+            # it was given are never touched.
+            purpose, fix = "The search toward a target runs through", "use another edit"
+            self.predictor = frozen_copy(predictor, purpose, fix)
+            self.decoder = None if decoder is None else frozen_copy(decoder, purpose, fix)
+            self.n_points = shape[0]
+            self.scale = ops.convert_to_tensor(scale)
+            self.prediction_scale = ops.convert_to_tensor(prediction_scale)
+            self.proximity = proximity
+            self.tol = tol
+
+            def state(name, state_shape, trainable=False):
+                return self.add_weight(
+                    shape=state_shape, initializer="zeros", trainable=trainable, name=name
+                )
+
+            self.step = state("step", shape, trainable=True)
+            self.start = state("start", shape)
+            self.target = state("target", (shape[0], n_outputs))
+            self.found = state("found", shape)
+            self.active = state("active", (shape[0],))
+            self.compile(optimizer=keras.optimizers.Adam(learning_rate))
+            self.optimizer.build(self.trainable_variables)
+            # A fresh optimiser's state (moments, step count and learning
+            # rate), restored before every search.
+            self.fresh_optimizer = [np.array(v.numpy()) for v in self.optimizer.variables]
+
+        def _broadcast(self, per_point):
+            return ops.reshape(per_point, (self.n_points,) + (1,) * (len(self.step.shape) - 1))
+
+        def call(self, inputs):
+            point = self.start + self.step * self.scale
+            windows = point if self.decoder is None else self.decoder(point)
+            prediction = ops.reshape(self.predictor(windows), (self.n_points, -1))
+            miss = (prediction - self.target) / self.prediction_scale
+            close = ops.cast(ops.all(ops.abs(miss) <= self.tol, axis=1), "float32")
+            searching = self.active
+            self.found.assign(
+                self.found + self._broadcast(close * searching) * (point - self.found)
+            )
+            self.active.assign(searching * (1.0 - close))
+            distance = ops.mean(ops.reshape(ops.square(self.step), (self.n_points, -1)), axis=1)
+            loss = ops.mean(ops.square(miss), axis=1) + self.proximity * distance
+            # A point that has reached its target takes no further part.
+            return ops.stop_gradient(searching) * loss
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return ops.mean(y_pred)
+
+        def run(self, start, target, steps):
+            self.step.assign(np.zeros(self.step.shape, np.float32))
+            self.start.assign(start)
+            self.target.assign(target)
+            self.found.assign(start)
+            self.active.assign(np.ones(self.n_points, np.float32))
+            for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
+                variable.assign(value)
+            steps_taken = np.full(self.n_points, steps, dtype=np.int64)
+            done = 0
+            while done < steps:
+                now = min(CHECK_EVERY, steps - done)
+                active_before = np.asarray(self.active.numpy()) > 0
+                self.fit(np.zeros((now, 1), np.float32), batch_size=1, epochs=1, verbose=0)
+                done += now
+                active = np.asarray(self.active.numpy()) > 0
+                steps_taken[active_before & ~active] = done
+                if not active.any():
+                    break
+            point = np.asarray(self.start.numpy()) + np.asarray(self.step.numpy()) * np.asarray(
+                self.scale
+            )
+            found = np.where(self._numpy_broadcast(active), point, np.asarray(self.found.numpy()))
+            return found, ~active, steps_taken
+
+        def _numpy_broadcast(self, per_point):
+            return per_point.reshape((self.n_points,) + (1,) * (len(self.step.shape) - 1))
+
+    _search = Search
+    return _search

@@ -107,6 +107,15 @@ class LatentReshaper(BaseReshaper):
         every window covering a row (overlap-add), or each row from the
         window that ends at it.
 
+    residual : bool, default=False
+        If False, the result is the decoded edited code: X is replaced by
+        what the autoencoder makes of it, reconstruction error included. If
+        True, X is edited rather than replaced: the result is X plus the
+        change the edit makes to the decoded window,
+        ``decode(edited) - decode(code)`` (and the search looks at the model's
+        prediction on that). Detail the autoencoder cannot reproduce is kept,
+        and a window the edit leaves alone comes back as it was.
+
     batch_size : int, default=64
         Windows per gradient step of the autoencoder's training.
 
@@ -184,6 +193,7 @@ class LatentReshaper(BaseReshaper):
         "proximity": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "fold": [StrOptions({"mean", "last"})],
+        "residual": ["boolean"],
     }
     _frozen_params = ("model", "autoencoder")
 
@@ -205,6 +215,7 @@ class LatentReshaper(BaseReshaper):
         proximity=0.1,
         tol=0.1,
         fold="mean",
+        residual=False,
         batch_size=64,
         verbose=0,
         random_state=None,
@@ -224,6 +235,7 @@ class LatentReshaper(BaseReshaper):
         self.proximity = proximity
         self.tol = tol
         self.fold = fold
+        self.residual = residual
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
@@ -466,14 +478,25 @@ class LatentReshaper(BaseReshaper):
         needs_predictions = self.edit == "optimize" or callable(self.edit)
         predictions = self._predict(X) if needs_predictions and self.model_ is not None else None
         reached = None
-        if self.edit == "optimize":
-            new_windows, reached = self._search(windows, predictions)
+        if self.edit == "optimize" and self.space == "input":
+            found, reached = self._search(windows, predictions)
+            # The change is added to X's own values: windows the search left
+            # alone come back exactly.
+            new_windows = windows + (found - windows.astype(np.float32))
         else:
             codes = self._encode(windows)
-            new_windows = self._decode(self._edit_codes(codes, predictions))
+            decoded = self._decode(codes) if self.residual else None
+            offset = None if decoded is None else windows - decoded
+            if self.edit == "optimize":
+                codes, reached = self._search(codes, predictions, offset)
+            else:
+                codes = self._edit_codes(codes, predictions)
+            new_windows = self._decode(codes)
+            if self.residual:
+                new_windows = windows + (new_windows - decoded)
         if X.ndim == 2:
             new_windows = fold_windows(new_windows, len(X), how=self.fold)
-        return new_windows.astype(X.dtype), reached
+        return np.asarray(new_windows, dtype=X.dtype), reached
 
     def _edit_codes(self, codes, predictions):
         if self.edit == "noise":
@@ -489,30 +512,24 @@ class LatentReshaper(BaseReshaper):
             )
         return edited
 
-    def _search(self, windows, predictions):
+    def _search(self, start, predictions, offset=None):
+        """Search from ``start`` (codes, or the windows themselves) toward the target."""
         target = self._flat(self._broadcast_request(self.target, predictions, "target"))
-        settings = dict(
+        in_latent_space = self.space == "latent"
+        return optimize_toward(
+            self.model_,
+            start,
+            target,
+            scale=self.code_scale_ if in_latent_space else self.feature_scale_,
             prediction_scale=self.prediction_scale_,
+            decoder=self.decoder_ if in_latent_space else None,
+            offset=offset,
             proximity=self.proximity,
             steps=self.steps,
             learning_rate=self.learning_rate,
             tol=self.tol,
             batch_size=FORWARD_BATCH_SIZE,
         )
-        if self.space == "input":
-            found, reached, _ = optimize_toward(
-                self.model_, windows, target, scale=self.feature_scale_, **settings
-            )
-            return found, reached
-        codes, reached, _ = optimize_toward(
-            self.model_,
-            self._encode(windows),
-            target,
-            scale=self.code_scale_,
-            decoder=self.decoder_,
-            **settings,
-        )
-        return self._decode(codes), reached
 
     def _reconstruction_error(self, X):
         windows = self._windows(X)

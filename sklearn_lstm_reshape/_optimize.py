@@ -25,6 +25,7 @@ def optimize_toward(
     scale,
     prediction_scale,
     decoder=None,
+    offset=None,
     proximity=0.1,
     steps=100,
     learning_rate=0.1,
@@ -53,6 +54,8 @@ def optimize_toward(
         The size of one unit of miss for each output.
     decoder : keras.Model or None
         Maps points to windows before ``predictor``; None searches windows.
+    offset : ndarray of shape (n_points, *window_shape) or None
+        Added to each decoded window before ``predictor`` (with ``decoder``).
     proximity : float
         Weight of the distance from ``start``.
     steps : int
@@ -68,29 +71,31 @@ def optimize_toward(
     -------
     points : ndarray of the shape of ``start``, float32
     reached : ndarray of bool, shape (n_points,)
-    steps_taken : ndarray of int, shape (n_points,)
-        The step at which each point reached its target (``steps`` if never).
     """
     target = np.asarray(target, dtype=np.float32)
+    scale = np.broadcast_to(np.asarray(scale, np.float32), start.shape[1:])
+    prediction_scale = np.asarray(prediction_scale, np.float32)
+    settings = dict(
+        scale=scale,
+        prediction_scale=prediction_scale,
+        proximity=proximity,
+        learning_rate=learning_rate,
+        tol=tol,
+    )
     n_points = len(start)
     points = np.empty(start.shape, dtype=np.float32)
     reached = np.zeros(n_points, dtype=bool)
-    steps_taken = np.full(n_points, steps, dtype=np.int64)
     for begin in range(0, n_points, batch_size):
         chunk = slice(begin, min(begin + batch_size, n_points))
         search = _search_model(
-            predictor,
-            decoder,
-            start[chunk].shape,
-            target.shape[1],
-            np.broadcast_to(np.asarray(scale, np.float32), start.shape[1:]),
-            np.asarray(prediction_scale, np.float32),
-            float(proximity),
-            float(learning_rate),
-            float(tol),
+            predictor, decoder, offset is not None, (chunk.stop - begin, *start.shape[1:]), target
         )
-        points[chunk], reached[chunk], steps_taken[chunk] = search.run(
-            np.ascontiguousarray(start[chunk], dtype=np.float32), target[chunk], steps
+        points[chunk], reached[chunk] = search.run(
+            np.ascontiguousarray(start[chunk], dtype=np.float32),
+            target[chunk],
+            None if offset is None else np.ascontiguousarray(offset[chunk], dtype=np.float32),
+            steps=steps,
+            **settings,
         )
     # The points the last step moved have not been checked yet.
     unchecked = np.flatnonzero(~reached)
@@ -98,32 +103,30 @@ def optimize_toward(
         windows = points[unchecked]
         if decoder is not None:
             windows = predict_windows(decoder, windows)
+            if offset is not None:
+                windows += offset[unchecked]
         prediction = predict_windows(predictor, windows).reshape(len(unchecked), -1)
-        miss = np.abs(prediction - target[unchecked]) / np.asarray(prediction_scale, np.float32)
+        miss = np.abs(prediction - target[unchecked]) / prediction_scale
         reached[unchecked] = np.all(miss <= tol, axis=1)
-    return points, reached, steps_taken
+    return points, reached
 
 
-def _search_model(predictor, decoder, shape, n_outputs, scale, prediction_scale, *settings):
-    """A search model for points of ``shape``, reused while it is cached.
+def _search_model(predictor, decoder, with_offset, shape, target):
+    """A search for points of ``shape``, reused while it is cached.
 
-    Building one compiles its training step (a second or more on JAX); a
-    cached one only has its variables reset.
+    Building one compiles its training step (a second or more on JAX); its
+    settings are variables, so a cached one serves any settings.
     """
     key = (
         _keras.model_fingerprint(predictor),
         None if decoder is None else _keras.model_fingerprint(decoder),
+        with_offset,
         shape,
-        n_outputs,
-        scale.tobytes(),
-        prediction_scale.tobytes(),
-        settings,
+        target.shape[1],
     )
     search = _cache.search_models.get(key)
     if search is None:
-        search = _search_class()(
-            predictor, decoder, shape, n_outputs, scale, prediction_scale, *settings
-        )
+        search = _search_class()(predictor, decoder, with_offset, shape, target.shape[1])
         _cache.search_models.put(key, search)
     return search
 
@@ -136,35 +139,21 @@ def _search_class():
     global _search
     if _search is not None:
         return _search
-    from .models import _frozen_copy as frozen_copy
+    from .models import _frozen_copy
 
     keras = _keras.import_keras()
     ops = keras.ops
 
     class Search(keras.Model):
-        def __init__(
-            self,
-            predictor,
-            decoder,
-            shape,
-            n_outputs,
-            scale,
-            prediction_scale,
-            proximity,
-            learning_rate,
-            tol,
-        ):
+        def __init__(self, predictor, decoder, with_offset, shape, n_outputs):
             super().__init__()
             # Frozen copies: the search trains its step only, and the models
             # it was given are never touched.
             purpose, fix = "The search toward a target runs through", "use another edit"
-            self.predictor = frozen_copy(predictor, purpose, fix)
-            self.decoder = None if decoder is None else frozen_copy(decoder, purpose, fix)
+            self.predictor = _frozen_copy(predictor, purpose, fix)
+            self.decoder = None if decoder is None else _frozen_copy(decoder, purpose, fix)
             self.n_points = shape[0]
-            self.scale = ops.convert_to_tensor(scale)
-            self.prediction_scale = ops.convert_to_tensor(prediction_scale)
-            self.proximity = proximity
-            self.tol = tol
+            self.point_ndim = len(shape)
 
             def state(name, state_shape, trainable=False):
                 return self.add_weight(
@@ -173,28 +162,34 @@ def _search_class():
 
             self.step = state("step", shape, trainable=True)
             self.start = state("start", shape)
+            self.scale = state("scale", shape[1:])
             self.target = state("target", (shape[0], n_outputs))
+            self.prediction_scale = state("prediction_scale", (n_outputs,))
+            self.proximity = state("proximity", ())
+            self.tol = state("tol", ())
+            self.offset = None
+            if with_offset:
+                window_shape = _keras.model_output_shape(decoder, shape[1:])
+                self.offset = state("offset", (shape[0], *window_shape))
             self.found = state("found", shape)
             self.active = state("active", (shape[0],))
-            self.compile(optimizer=keras.optimizers.Adam(learning_rate))
+            self.compile(optimizer=keras.optimizers.Adam())
             self.optimizer.build(self.trainable_variables)
-            # A fresh optimiser's state (moments, step count and learning
-            # rate), restored before every search.
+            # A fresh optimiser's state (moments and step count), restored
+            # before every search.
             self.fresh_optimizer = [np.array(v.numpy()) for v in self.optimizer.variables]
-
-        def _broadcast(self, per_point):
-            return ops.reshape(per_point, (self.n_points,) + (1,) * (len(self.step.shape) - 1))
 
         def call(self, inputs):
             point = self.start + self.step * self.scale
             windows = point if self.decoder is None else self.decoder(point)
+            if self.offset is not None:
+                windows = windows + self.offset
             prediction = ops.reshape(self.predictor(windows), (self.n_points, -1))
             miss = (prediction - self.target) / self.prediction_scale
             close = ops.cast(ops.all(ops.abs(miss) <= self.tol, axis=1), "float32")
             searching = self.active
-            self.found.assign(
-                self.found + self._broadcast(close * searching) * (point - self.found)
-            )
+            newly = ops.reshape(close * searching, (self.n_points,) + (1,) * (self.point_ndim - 1))
+            self.found.assign(self.found + newly * (point - self.found))
             self.active.assign(searching * (1.0 - close))
             distance = ops.mean(ops.reshape(ops.square(self.step), (self.n_points, -1)), axis=1)
             loss = ops.mean(ops.square(miss), axis=1) + self.proximity * distance
@@ -204,33 +199,30 @@ def _search_class():
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             return ops.mean(y_pred)
 
-        def run(self, start, target, steps):
-            self.step.assign(np.zeros(self.step.shape, np.float32))
-            self.start.assign(start)
-            self.target.assign(target)
-            self.found.assign(start)
-            self.active.assign(np.ones(self.n_points, np.float32))
+        def run(self, start, target, offset, *, steps, learning_rate, **settings):
             for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
                 variable.assign(value)
-            steps_taken = np.full(self.n_points, steps, dtype=np.int64)
+            self.optimizer.learning_rate = learning_rate
+            self.step.assign(np.zeros(self.step.shape, np.float32))
+            self.start.assign(start)
+            self.found.assign(start)
+            self.target.assign(target)
+            if offset is not None:
+                self.offset.assign(offset)
+            for name, value in settings.items():
+                getattr(self, name).assign(np.asarray(value, np.float32))
+            self.active.assign(np.ones(self.n_points, np.float32))
             done = 0
             while done < steps:
                 now = min(CHECK_EVERY, steps - done)
-                active_before = np.asarray(self.active.numpy()) > 0
                 self.fit(np.zeros((now, 1), np.float32), batch_size=1, epochs=1, verbose=0)
                 done += now
-                active = np.asarray(self.active.numpy()) > 0
-                steps_taken[active_before & ~active] = done
-                if not active.any():
+                if not np.asarray(self.active.numpy()).any():
                     break
-            point = np.asarray(self.start.numpy()) + np.asarray(self.step.numpy()) * np.asarray(
-                self.scale
-            )
-            found = np.where(self._numpy_broadcast(active), point, np.asarray(self.found.numpy()))
-            return found, ~active, steps_taken
-
-        def _numpy_broadcast(self, per_point):
-            return per_point.reshape((self.n_points,) + (1,) * (len(self.step.shape) - 1))
+            active = np.asarray(self.active.numpy()) > 0
+            point = start + np.asarray(self.step.numpy()) * np.asarray(self.scale.numpy())
+            shape = (self.n_points,) + (1,) * (point.ndim - 1)
+            return np.where(active.reshape(shape), point, self.found.numpy()), ~active
 
     _search = Search
     return _search

@@ -6,9 +6,13 @@
    over a TimeSeriesSplit. The downstream task is the regression of the next
    day's maximum temperature on today's readings.
 2. Generative: a GenerativeReshaper learns the weather conditioned on the
-   same LSTM's forecasts and regenerates held-out days under a requested
-   forecast ("3 °C warmer"); the LSTM is run again on the result to see how
-   far its forecasts moved towards the request.
+   same LSTM's forecasts and edits held-out days for a requested forecast
+   ("3 °C warmer"); the LSTM is run again on the result to see how far its
+   forecasts moved towards the request.
+3. Latent: a LatentReshaper searches, for every held-out two-week window at
+   once, the window that would make the LSTM forecast 3 °C warmer, in an
+   LSTM autoencoder's latent space and in input space, and compares how often
+   each reaches the request and how far it moves from the data.
 """
 
 import time
@@ -103,11 +107,13 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
     print(f"\nBefore/after plot: {figure}")
 
     generative = _generative_demo(weather, lstm, Path(output_dir), epochs=epochs)
+    latent = _latent_demo(weather, lstm, Path(output_dir), epochs=epochs)
     print(f"\nDone in {time.perf_counter() - started:.0f} s.")
     return {
         "threshold": results,
         "generative": generative,
-        "figures": [results["figure"], generative["figure"]],
+        "latent": latent,
+        "figures": [results["figure"], generative["figure"], latent["figure"]],
     }
 
 
@@ -173,6 +179,108 @@ def _generative_demo(weather, lstm, output_dir, *, epochs):
     _plot_scenarios(weather, gen, scenarios, warmer, figure)
     print(f"\nScenario plot: {figure}")
     return {"variants": rows, "figure": str(figure)}
+
+
+def _latent_demo(weather, lstm, output_dir, *, epochs):
+    """Counterfactual 14-day windows: what would make the LSTM forecast 3 °C warmer?"""
+    from . import LatentReshaper
+    from ._windows import sliding_windows
+
+    names = list(weather.feature_names)
+    warmer = np.zeros(len(names), dtype=np.float32)
+    warmer[[names.index("temp_max"), names.index("temp_min")]] = 3.0
+    # Panels of windows: each sequence is one input of the LSTM, searched on its own.
+    train = np.ascontiguousarray(sliding_windows(weather.data[:1100], WINDOW))
+    test = np.ascontiguousarray(sliding_windows(weather.data[1100:], WINDOW))
+    print(
+        f"\nLatentReshaper: an LSTM autoencoder of {WINDOW}-day windows trained on "
+        f"{len(train)} windows ({epochs} epochs); a search, for all {len(test)} held-out "
+        f"windows at once,\nfor the days that would make the LSTM forecast 3 °C warmer "
+        f"(reached: every forecast within 0.1 standard deviations of the request)."
+    )
+    lat = LatentReshaper(
+        lstm,
+        latent_dim=8,
+        epochs=epochs,
+        edit="optimize",
+        target=lambda p: p + warmer,
+        random_state=0,
+    ).fit(train)
+    variants = {
+        "latent space": dict(space="latent", residual=False),
+        "latent space, residual": dict(space="latent", residual=True),
+        "input space": dict(space="input"),
+    }
+    print(
+        f"  {'search':<24}{'reached':>9}{'gap before':>12}{'gap after':>11}"
+        f"{'mean |change|':>15}{'plausibility':>14}{'seconds':>9}"
+    )
+    rows, results = {}, {}
+    for label, params in variants.items():
+        started = time.perf_counter()
+        lat.set_params(**params)
+        report = lat.report(test)
+        seconds = time.perf_counter() - started
+        rows[label] = report
+        if label != "latent space":  # the plot shows the other two
+            results[label] = lat.transform(test)
+        print(
+            f"  {label:<24}{report['validity']:>9.0%}{report['target_gap_before']:>12.2f}"
+            f"{report['target_gap_after']:>11.2f}{report['proximity']:>15.2f}"
+            f"{report['plausibility']:>14.2f}{seconds:>9.1f}"
+        )
+    print(
+        f"  (plausibility: the autoencoder's reconstruction error on the result; "
+        f"{rows['input space']['plausibility_before']:.2f} on the held-out windows)"
+    )
+    figure = output_dir / "latent_counterfactuals.png"
+    _plot_counterfactuals(weather, lat, test, results, warmer, figure)
+    print(f"\nCounterfactual plot: {figure}")
+    return {
+        "variants": {k: _without_arrays(r) for k, r in rows.items()},
+        "figure": str(figure),
+    }
+
+
+def _without_arrays(report):
+    return {k: v for k, v in report.items() if not isinstance(v, np.ndarray)}
+
+
+def _plot_counterfactuals(weather, lat, test, results, warmer, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._predict import predict
+
+    feature = list(weather.feature_names).index("temp_max")
+    shown = [0, len(test) // 3, 2 * len(test) // 3]
+    fig, axes = plt.subplots(1, len(shown), figsize=(12, 3.8), sharey=True)
+    days = np.arange(WINDOW + 1)
+    styles = {
+        "observed": ("0.3", "-"),
+        "latent space, residual": ("tab:blue", "-"),
+        "input space": ("tab:red", "-"),
+    }
+    series = {"observed": test, **{k: results[k] for k in styles if k != "observed"}}
+    forecasts = {name: predict(lat.model_, X, None)[:, feature] for name, X in series.items()}
+    for axis, index in zip(axes, shown, strict=True):
+        for name, (colour, line) in styles.items():
+            axis.plot(days[:-1], series[name][index, :, feature], color=colour, ls=line, label=name)
+            axis.plot(days[-1], forecasts[name][index], "o", color=colour)
+        requested = forecasts["observed"][index] + warmer[feature]
+        axis.plot(days[-1], requested, "*", color="black", ms=10, label="requested forecast")
+        axis.set_xlabel(f"day (dot at {WINDOW}: the LSTM's forecast)")
+        axis.set_title(f"held-out window {index}", fontsize=10)
+    axes[0].set_ylabel("temp_max (°C)")
+    axes[0].legend(fontsize=8, loc="best")
+    fig.suptitle(
+        "What would the last two weeks have needed to look like for a forecast 3 °C warmer?"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _plot_scenarios(weather, gen, scenarios, warmer, path):

@@ -340,5 +340,5 @@ class GenerativeReshaper(BaseReshaper):
         residual = self.residual if self.residual != "auto" else not isinstance(self.condition, str)
         if not residual:
             return self._assemble(X, windows).astype(X.dtype)
-        change = windows - self._decoded_windows(code, predictions)
-        return (X + self._assemble(X, change)).astype(X.dtype)
+        change = self._assemble(X, windows - self._decoded_windows(code, predictions))
+        return np.where(change != 0, X + change, X).astype(X.dtype)

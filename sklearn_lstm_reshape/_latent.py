@@ -479,21 +479,23 @@ class LatentReshaper(BaseReshaper):
         predictions = self._predict(X) if needs_predictions and self.model_ is not None else None
         reached = None
         if self.edit == "optimize" and self.space == "input":
-            found, reached = self._search(windows, predictions)
-            # The change is added to X's own values: windows the search left
-            # alone come back exactly.
-            new_windows = windows + (found - windows.astype(np.float32))
+            moves, reached = self._search(windows, predictions)
+            # Moves are added to X's own values: what the search left alone
+            # comes back bit for bit.
+            new_windows = np.where(moves != 0, windows + moves, windows)
         else:
             codes = self._encode(windows)
             decoded = self._decode(codes) if self.residual else None
             offset = None if decoded is None else windows - decoded
             if self.edit == "optimize":
-                codes, reached = self._search(codes, predictions, offset)
+                moves, reached = self._search(codes, predictions, offset)
+                codes = codes + moves
             else:
                 codes = self._edit_codes(codes, predictions)
             new_windows = self._decode(codes)
             if self.residual:
-                new_windows = windows + (new_windows - decoded)
+                change = new_windows - decoded
+                new_windows = np.where(change != 0, windows + change, windows)
         if X.ndim == 2:
             new_windows = fold_windows(new_windows, len(X), how=self.fold)
         return np.asarray(new_windows, dtype=X.dtype), reached

@@ -69,7 +69,9 @@ def optimize_toward(
 
     Returns
     -------
-    points : ndarray of the shape of ``start``, float32
+    moves : ndarray of the shape of ``start``, float32
+        The point found for each start is ``start + moves``; a point that
+        met its target where it started has a move of exactly zero.
     reached : ndarray of bool, shape (n_points,)
     """
     target = np.asarray(target, dtype=np.float32)
@@ -83,14 +85,14 @@ def optimize_toward(
         tol=tol,
     )
     n_points = len(start)
-    points = np.empty(start.shape, dtype=np.float32)
+    moves = np.empty(start.shape, dtype=np.float32)
     reached = np.zeros(n_points, dtype=bool)
     for begin in range(0, n_points, batch_size):
         chunk = slice(begin, min(begin + batch_size, n_points))
         search = _search_model(
             predictor, decoder, offset is not None, (chunk.stop - begin, *start.shape[1:]), target
         )
-        points[chunk], reached[chunk] = search.run(
+        moves[chunk], reached[chunk] = search.run(
             np.ascontiguousarray(start[chunk], dtype=np.float32),
             target[chunk],
             None if offset is None else np.ascontiguousarray(offset[chunk], dtype=np.float32),
@@ -100,7 +102,7 @@ def optimize_toward(
     # The points the last step moved have not been checked yet.
     unchecked = np.flatnonzero(~reached)
     if len(unchecked):
-        windows = points[unchecked]
+        windows = np.asarray(start[unchecked], dtype=np.float32) + moves[unchecked]
         if decoder is not None:
             windows = predict_windows(decoder, windows)
             if offset is not None:
@@ -108,7 +110,7 @@ def optimize_toward(
         prediction = predict_windows(predictor, windows).reshape(len(unchecked), -1)
         miss = np.abs(prediction - target[unchecked]) / prediction_scale
         reached[unchecked] = np.all(miss <= tol, axis=1)
-    return points, reached
+    return moves, reached
 
 
 def _search_model(predictor, decoder, with_offset, shape, target):
@@ -189,7 +191,8 @@ def _search_class():
             close = ops.cast(ops.all(ops.abs(miss) <= self.tol, axis=1), "float32")
             searching = self.active
             newly = ops.reshape(close * searching, (self.n_points,) + (1,) * (self.point_ndim - 1))
-            self.found.assign(self.found + newly * (point - self.found))
+            # The step of each point when it first met its target.
+            self.found.assign(self.found + newly * (self.step - self.found))
             self.active.assign(searching * (1.0 - close))
             distance = ops.mean(ops.reshape(ops.square(self.step), (self.n_points, -1)), axis=1)
             loss = ops.mean(ops.square(miss), axis=1) + self.proximity * distance
@@ -205,7 +208,7 @@ def _search_class():
             self.optimizer.learning_rate = learning_rate
             self.step.assign(np.zeros(self.step.shape, np.float32))
             self.start.assign(start)
-            self.found.assign(start)
+            self.found.assign(np.zeros(self.found.shape, np.float32))
             self.target.assign(target)
             if offset is not None:
                 self.offset.assign(offset)
@@ -220,9 +223,9 @@ def _search_class():
                 if not np.asarray(self.active.numpy()).any():
                     break
             active = np.asarray(self.active.numpy()) > 0
-            point = start + np.asarray(self.step.numpy()) * np.asarray(self.scale.numpy())
-            shape = (self.n_points,) + (1,) * (point.ndim - 1)
-            return np.where(active.reshape(shape), point, self.found.numpy()), ~active
+            shape = (self.n_points,) + (1,) * (self.point_ndim - 1)
+            step = np.where(active.reshape(shape), self.step.numpy(), self.found.numpy())
+            return step * np.asarray(self.scale.numpy()), ~active
 
     _search = Search
     return _search

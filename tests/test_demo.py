@@ -17,11 +17,14 @@ def test_demo_prints_its_tables_and_writes_its_figures(tmp_path, capsys):
         "Before/after plot",
         "3 °C warmer",
         "Scenario plot",
+        "LatentReshaper",
+        "Counterfactual plot",
     ):
         assert line in printed
     assert results["figures"] == [
         str(tmp_path / "threshold_repair.png"),
         str(tmp_path / "generative_scenarios.png"),
+        str(tmp_path / "latent_counterfactuals.png"),
     ]
     for figure in results["figures"]:
         with open(figure, "rb") as png:
@@ -36,6 +39,11 @@ def test_demo_prints_its_tables_and_writes_its_figures(tmp_path, capsys):
             report["condition_gap_before_by_output"], [0, 3, 3, 0], atol=1e-5
         )
         assert np.isfinite(report["condition_gap_after_by_output"]).all()
+    latent = results["latent"]["variants"]
+    assert list(latent) == ["latent space", "latent space, residual", "input space"]
+    for report in latent.values():
+        assert report["validity_before"] == 0.0 and 0.0 <= report["validity"] <= 1.0
+        assert report["target_gap_after"] < report["target_gap_before"]
 
 
 def test_command_line_needs_a_command(capsys):

@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: data, timing, and the closing table."""
 
+import gc
 import os
 import platform
 import statistics
@@ -36,6 +37,21 @@ def timed(function):
     start = time.perf_counter()
     result = function()
     return time.perf_counter() - start, result
+
+
+def interleaved(functions, repeats):
+    """Time several callables in turn; return one list of seconds per callable.
+
+    The order is reversed every other repetition, so a slow drift of the
+    machine's load penalises no side.
+    """
+    times = [[] for _ in functions]
+    order = list(range(len(functions)))
+    for repeat in range(repeats):
+        for index in order if repeat % 2 == 0 else reversed(order):
+            gc.collect()
+            times[index].append(timed(functions[index])[0])
+    return times
 
 
 def paired_ratio(numerators, denominators):

@@ -23,7 +23,6 @@ Run from the repository root::
 """
 
 import argparse
-import gc
 import statistics
 import sys
 import time
@@ -31,11 +30,11 @@ import time
 import numpy as np
 from _common import (
     N_FEATURES,
+    interleaved,
     make_series,
     materialised_windows,
     paired_ratio,
     print_summary,
-    timed,
     versions,
 )
 
@@ -77,21 +76,6 @@ def overlap_add_mean(windows, n_rows):
         total[offset : offset + n_windows] += windows[:, offset, :]
         count[offset : offset + n_windows] += 1
     return total / count
-
-
-def interleaved(functions, repeats):
-    """Time several callables in turn; return one list of seconds per callable.
-
-    The order is reversed every other repetition, so a slow drift of the
-    machine's load penalises no side.
-    """
-    times = [[] for _ in functions]
-    order = list(range(len(functions)))
-    for repeat in range(repeats):
-        for index in order if repeat % 2 == 0 else reversed(order):
-            gc.collect()
-            times[index].append(timed(functions[index])[0])
-    return times
 
 
 def safe_stats(values):

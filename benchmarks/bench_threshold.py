@@ -34,6 +34,7 @@ import time
 import numpy as np
 from _common import (
     N_FEATURES,
+    interleaved,
     make_series,
     materialised_windows,
     paired_ratio,
@@ -79,22 +80,6 @@ GRID_FOLDS = 3
 # -- helpers -------------------------------------------------------------------
 
 
-def side_by_side(first, second, repeats):
-    """Time two callables alternately; return their lists of seconds.
-
-    The order alternates between repetitions (first/second, then
-    second/first, ...), so a slow drift of the machine's load penalises
-    neither side.
-    """
-    first_times, second_times = [], []
-    for repeat in range(repeats):
-        pair = [(first, first_times), (second, second_times)]
-        for function, times in pair if repeat % 2 == 0 else reversed(pair):
-            gc.collect()
-            times.append(timed(function)[0])
-    return first_times, second_times
-
-
 def mib(n_bytes):
     return n_bytes / 2**20
 
@@ -138,7 +123,7 @@ def bench_throughput(rows, window, repeats):
     np.testing.assert_allclose(residuals, expected, rtol=1e-4, atol=1e-4)
     del bare_predictions, X_new, residuals, expected
 
-    bare_times, transform_times = side_by_side(bare, transform, repeats)
+    bare_times, transform_times = interleaved([bare, transform], repeats)
     clear_cache()
 
     bare_rate = n_windows / statistics.median(bare_times)
@@ -378,7 +363,7 @@ def bench_grid(rows, window, repeats):
         return scores
 
     one_fit_per_fold()  # warm-up: compile, first-use allocations
-    grid_times, fold_times = side_by_side(grid_search, one_fit_per_fold, repeats)
+    grid_times, fold_times = interleaved([grid_search, one_fit_per_fold], repeats)
     clear_cache()
 
     ratio, low, high = paired_ratio(grid_times, fold_times)

@@ -165,7 +165,9 @@ class LatentReshaper(BaseReshaper):
     standard deviations of the codes), with Adam. Each window has its own
     loss term and Adam scales each coordinate on its own, so a window gets the
     same steps as in a search of its own. A window stops when it reaches its
-    target; the others go on for at most ``steps`` steps.
+    target; the others go on for at most ``steps`` steps, or until the loss
+    of the search stops falling (by less than 0.1 % in each of two checks,
+    10 steps apart).
 
     Examples
     --------

@@ -15,6 +15,9 @@ from ._predict import predict_windows
 
 # Steps between two checks whether every point has reached its target.
 CHECK_EVERY = 10
+# A search has converged when two checks in a row find its loss fallen by
+# less than this fraction since the check before.
+CONVERGED = 1e-3
 
 
 def optimize_toward(
@@ -133,6 +136,14 @@ def _search_model(predictor, decoder, with_offset, shape, target):
     return search
 
 
+def _converged(losses):
+    """Whether the last two checks each improved the loss by less than CONVERGED."""
+    if len(losses) < 3:
+        return False
+    first, second, third = losses[-3:]
+    return second > first * (1 - CONVERGED) and third > second * (1 - CONVERGED)
+
+
 _search = None
 
 
@@ -175,7 +186,8 @@ def _search_class():
                 self.offset = state("offset", (shape[0], *window_shape))
             self.found = state("found", shape)
             self.active = state("active", (shape[0],))
-            self.compile(optimizer=keras.optimizers.Adam())
+            # steps_per_execution: Keras's per-step overhead is paid per check.
+            self.compile(optimizer=keras.optimizers.Adam(), steps_per_execution=CHECK_EVERY)
             self.optimizer.build(self.trainable_variables)
             # A fresh optimiser's state (moments and step count), restored
             # before every search.
@@ -215,12 +227,15 @@ def _search_class():
             for name, value in settings.items():
                 getattr(self, name).assign(np.asarray(value, np.float32))
             self.active.assign(np.ones(self.n_points, np.float32))
-            done = 0
+            done, losses = 0, []
             while done < steps:
                 now = min(CHECK_EVERY, steps - done)
-                self.fit(np.zeros((now, 1), np.float32), batch_size=1, epochs=1, verbose=0)
+                history = self.fit(
+                    np.zeros((now, 1), np.float32), batch_size=1, epochs=1, verbose=0
+                )
                 done += now
-                if not np.asarray(self.active.numpy()).any():
+                losses.append(history.history["loss"][-1])
+                if not np.asarray(self.active.numpy()).any() or _converged(losses):
                     break
             active = np.asarray(self.active.numpy()) > 0
             shape = (self.n_points,) + (1,) * (self.point_ndim - 1)

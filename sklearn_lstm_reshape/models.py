@@ -611,12 +611,13 @@ def _cvae_trainer_class():
                     return reconstruction, mean, log_variance, ops.zeros(())
                 # The closed loop: decode under a perturbed condition and ask
                 # the frozen predictor whether the result meets it.
-                requested = condition + self.condition_std * keras.random.normal(
+                condition_std = ops.convert_to_tensor(self.condition_std)
+                requested = condition + condition_std * keras.random.normal(
                     ops.shape(condition), seed=self.noise
                 )
                 generated = self.decoder([code, requested])
                 predicted = ops.reshape(self.predictor(generated), ops.shape(requested))
-                miss = ops.mean(ops.square((predicted - requested) / self.condition_std))
+                miss = ops.mean(ops.square((predicted - requested) / condition_std))
                 return reconstruction, mean, log_variance, miss
 
             def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

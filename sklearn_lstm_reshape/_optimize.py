@@ -186,8 +186,10 @@ def _search_class():
                 self.offset = state("offset", (shape[0], *window_shape))
             self.found = state("found", shape)
             self.active = state("active", (shape[0],))
-            # steps_per_execution: Keras's per-step overhead is paid per check.
-            self.compile(optimizer=keras.optimizers.Adam(), steps_per_execution=CHECK_EVERY)
+            # steps_per_execution: Keras's per-step overhead is paid once per
+            # check (Keras's torch trainer accepts only 1).
+            per_execution = 1 if keras.backend.backend() == "torch" else CHECK_EVERY
+            self.compile(optimizer=keras.optimizers.Adam(), steps_per_execution=per_execution)
             self.optimizer.build(self.trainable_variables)
             # A fresh optimiser's state (moments and step count), restored
             # before every search.

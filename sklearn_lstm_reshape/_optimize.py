@@ -11,7 +11,6 @@ many points together gives each the steps it would get alone.
 import numpy as np
 
 from . import _cache, _keras
-from ._predict import predict_windows
 
 # Steps between two checks whether every point has reached its target.
 CHECK_EVERY = 10
@@ -41,7 +40,9 @@ def optimize_toward(
     is the mean squared miss of its prediction, in units of
     ``prediction_scale``, plus ``proximity`` times the mean of ``u ** 2``. A
     point stops as soon as every value of its prediction is within
-    ``tol * prediction_scale`` of its target, and is returned as it was then.
+    ``tol * prediction_scale`` of its target, and is returned as it was then;
+    a point that never gets there is returned at its lowest loss, which may
+    be where it started.
 
     Parameters
     ----------
@@ -102,17 +103,6 @@ def optimize_toward(
             steps=steps,
             **settings,
         )
-    # The points the last step moved have not been checked yet.
-    unchecked = np.flatnonzero(~reached)
-    if len(unchecked):
-        windows = np.asarray(start[unchecked], dtype=np.float32) + moves[unchecked]
-        if decoder is not None:
-            windows = predict_windows(decoder, windows)
-            if offset is not None:
-                windows += offset[unchecked]
-        prediction = predict_windows(predictor, windows).reshape(len(unchecked), -1)
-        miss = np.abs(prediction - target[unchecked]) / prediction_scale
-        reached[unchecked] = np.all(miss <= tol, axis=1)
     return moves, reached
 
 
@@ -185,6 +175,7 @@ def _search_class():
                 window_shape = _keras.model_output_shape(decoder, shape[1:])
                 self.offset = state("offset", (shape[0], *window_shape))
             self.found = state("found", shape)
+            self.lowest_loss = state("lowest_loss", (shape[0],))
             self.active = state("active", (shape[0],))
             # steps_per_execution: Keras's per-step overhead is paid once per
             # check (Keras's torch trainer accepts only 1).
@@ -203,13 +194,17 @@ def _search_class():
             prediction = ops.reshape(self.predictor(windows), (self.n_points, -1))
             miss = (prediction - self.target) / self.prediction_scale
             close = ops.cast(ops.all(ops.abs(miss) <= self.tol, axis=1), "float32")
-            searching = self.active
-            newly = ops.reshape(close * searching, (self.n_points,) + (1,) * (self.point_ndim - 1))
-            # The step of each point when it first met its target.
-            self.found.assign(self.found + newly * (self.step - self.found))
-            self.active.assign(searching * (1.0 - close))
             distance = ops.mean(ops.reshape(ops.square(self.step), (self.n_points, -1)), axis=1)
             loss = ops.mean(ops.square(miss), axis=1) + self.proximity * distance
+            # What each point returns: the step at which it first met its
+            # target, or while it has not, its step of lowest loss so far.
+            searching = self.active
+            lower = ops.cast(loss < self.lowest_loss, "float32") * searching
+            keep = close * searching + (1.0 - close) * lower
+            keep = ops.reshape(keep, (self.n_points,) + (1,) * (self.point_ndim - 1))
+            self.found.assign(self.found + keep * (self.step - self.found))
+            self.lowest_loss.assign(ops.minimum(self.lowest_loss, loss))
+            self.active.assign(searching * (1.0 - close))
             # A point that has reached its target takes no further part.
             return ops.stop_gradient(searching) * loss
 
@@ -223,6 +218,7 @@ def _search_class():
             self.step.assign(np.zeros(self.step.shape, np.float32))
             self.start.assign(start)
             self.found.assign(np.zeros(self.found.shape, np.float32))
+            self.lowest_loss.assign(np.full(self.n_points, np.inf, np.float32))
             self.target.assign(target)
             if offset is not None:
                 self.offset.assign(offset)
@@ -239,10 +235,8 @@ def _search_class():
                 losses.append(history.history["loss"][-1])
                 if not np.asarray(self.active.numpy()).any() or _converged(losses):
                     break
-            active = np.asarray(self.active.numpy()) > 0
-            shape = (self.n_points,) + (1,) * (self.point_ndim - 1)
-            step = np.where(active.reshape(shape), self.step.numpy(), self.found.numpy())
-            return step * np.asarray(self.scale.numpy()), ~active
+            reached = np.asarray(self.active.numpy()) == 0
+            return np.asarray(self.found.numpy()) * np.asarray(self.scale.numpy()), reached
 
     _search = Search
     return _search

@@ -229,7 +229,8 @@ def print_reports(reports, n_windows):
 
 def bare_stepper(model, reshaper, panel, space):
     """``run(steps)``: jitted JAX Adam steps of the search's loss on the same
-    batch; with ``windows=True`` it returns the windows reached (decoded in
+    batch, keeping each window's step of lowest loss as the search does;
+    with ``windows=True`` it returns the windows of those steps (decoded in
     the latent space), else only the steps are run (and timed)."""
     import jax
     import jax.numpy as jnp
@@ -260,17 +261,20 @@ def bare_stepper(model, reshaper, panel, space):
             point, _ = network.stateless_call(trainable, frozen, point)
         miss = (point.reshape(len(start), -1) - target) / prediction_scale
         distance = jnp.mean(jnp.square(step).reshape(len(start), -1), axis=1)
-        return jnp.mean(jnp.mean(jnp.square(miss), axis=1) + PROXIMITY * distance)
+        per_window = jnp.mean(jnp.square(miss), axis=1) + PROXIMITY * distance
+        return jnp.mean(per_window), per_window
 
     @jax.jit
-    def adam_step(step, m, v, t, network_weights):
+    def adam_step(step, m, v, t, best, lowest, network_weights):
         # keras.optimizers.Adam's update, with its defaults.
-        gradient = jax.grad(loss)(step, network_weights)
+        gradient, per_window = jax.grad(loss, has_aux=True)(step, network_weights)
+        lower = (per_window < lowest).reshape((-1,) + (1,) * (step.ndim - 1))
+        best, lowest = jnp.where(lower, step, best), jnp.minimum(per_window, lowest)
         t = t + 1
         alpha = LEARNING_RATE * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
         m = m + (gradient - m) * 0.1
         v = v + (jnp.square(gradient) - v) * 0.001
-        return step - m * alpha / (jnp.sqrt(v) + 1e-7), m, v, t
+        return step - m * alpha / (jnp.sqrt(v) + 1e-7), m, v, t, best, lowest
 
     def run(steps, windows=False):
         # Read at every run: Keras's own calls may donate (delete) the arrays
@@ -278,12 +282,13 @@ def bare_stepper(model, reshaper, panel, space):
         network_weights = [weights(network) for network in networks]
         step = jnp.zeros_like(start)
         m, v, t = jnp.zeros_like(start), jnp.zeros_like(start), jnp.float32(0)
+        best, lowest = jnp.zeros_like(start), jnp.full(len(start), jnp.inf)
         for _ in range(steps):
-            step, m, v, t = adam_step(step, m, v, t, network_weights)
-        step.block_until_ready()
+            step, m, v, t, best, lowest = adam_step(step, m, v, t, best, lowest, network_weights)
+        best.block_until_ready()
         if not windows:
             return None
-        point = np.asarray(start + step * scale)
+        point = np.asarray(start + best * scale)
         return point if decoder is None else _predict.predict_windows(decoder, point)
 
     return run

@@ -476,6 +476,8 @@ class LatentReshaper(BaseReshaper):
 
     def _edited(self, X):
         """The edited X, and for a search which searched windows reached the target."""
+        # edit, target and space may have been set after fit.
+        self._check_edit_settings()
         windows = self._windows(X)
         needs_predictions = self.edit == "optimize" or callable(self.edit)
         predictions = self._predict(X) if needs_predictions and self.model_ is not None else None

@@ -262,6 +262,8 @@ def test_bad_settings(series, forecaster, params, error, message):
 
 def test_a_target_or_edit_of_the_wrong_shape(fitted, series):
     X = series.X_clean[300:]
+    with pytest.raises(ValueError, match="edit='optimize' searches for a target"):
+        edited(fitted, edit="optimize").transform(X)
     with pytest.raises(ValueError, match=r"target gives shape \(5,\), which does not fit"):
         edited(fitted, edit="optimize", target=np.zeros(5)).transform(X)
     with pytest.raises(ValueError, match=r"edit returned codes of shape \(3,\)"):

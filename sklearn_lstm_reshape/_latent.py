@@ -139,6 +139,10 @@ class LatentReshaper(BaseReshaper):
     code_scale_ : ndarray of shape (latent_dim,)
         Standard deviation of each code dimension over the training windows.
 
+    feature_scale_ : ndarray of shape (n_features_in_,)
+        Standard deviation of each feature over the training rows: the unit of
+        ``learning_rate`` and of the distance with ``space="input"``.
+
     prediction_scale_ : ndarray of shape (n_outputs,) or None
         Standard deviation of each (flattened) output of the model over the
         training windows; the unit of ``tol``.

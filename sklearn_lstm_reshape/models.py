@@ -224,16 +224,23 @@ def _autoencoder_networks(window, n_features, latent_dim, units, mean, variance)
     encoder = keras.Model(windows, code, name="lstm_encoder")
 
     code = keras.Input((latent_dim,), name="code")
-    hidden = layers.Dense(units, activation="tanh", name="decoder_dense")(code)
+    standardised, raw = _window_decoder(code, window, n_features, units, mean, variance)
+    decoder = keras.Model(code, raw, name="lstm_decoder")
+    return encoder, decoder, keras.Model(code, standardised)
+
+
+def _window_decoder(inputs, window, n_features, units, mean, variance):
+    """The layers that write a window from a code: standardised and raw values."""
+    layers = _keras.import_keras().layers
+    hidden = layers.Dense(units, activation="tanh", name="decoder_dense")(inputs)
     hidden = layers.LSTM(units, return_sequences=True, name="decoder_lstm")(
         layers.RepeatVector(window)(hidden)
     )
     standardised = layers.Dense(n_features, name="window_standardised")(hidden)
-    raw = layers.Normalization(mean=mean, variance=variance, invert=True, name="unstandardise")(
-        standardised
-    )
-    decoder = keras.Model(code, raw, name="lstm_decoder")
-    return encoder, decoder, keras.Model(code, standardised)
+    raw = layers.Normalization(
+        mean=mean, variance=variance, invert=True, name="unstandardise_window"
+    )(standardised)
+    return standardised, raw
 
 
 def train_autoencoder(
@@ -416,16 +423,14 @@ def _cvae_networks(
     condition_std = layers.Normalization(
         mean=condition_mean, variance=condition_variance, name="standardise_condition"
     )(condition)
-    hidden = layers.Dense(units, activation="tanh", name="decoder_dense")(
-        layers.Concatenate()([code, condition_std])
+    standardised, raw = _window_decoder(
+        layers.Concatenate()([code, condition_std]),
+        window,
+        n_features,
+        units,
+        window_mean,
+        window_variance,
     )
-    hidden = layers.LSTM(units, return_sequences=True, name="decoder_lstm")(
-        layers.RepeatVector(window)(hidden)
-    )
-    standardised = layers.Dense(n_features, name="window_standardised")(hidden)
-    raw = layers.Normalization(
-        mean=window_mean, variance=window_variance, invert=True, name="unstandardise_window"
-    )(standardised)
     decoder = keras.Model([code, condition], raw, name="cvae_decoder")
     decoder_standardised = keras.Model([code, condition], standardised)
     return encoder, decoder, decoder_standardised

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _cache, _keras, _predict
+from ._windows import fold_windows, sliding_windows
 from .utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -249,9 +250,23 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 + ". Pass a longer series or set a smaller window."
             )
 
+    # True when ``batch_size`` is the batch of a network trained in ``fit``:
+    # forward passes then use the engine's default, much faster than a
+    # training-sized batch.
+    _batch_size_trains = False
+
     def _forward_batch_size(self):
         """Windows per forward pass of the wrapped model."""
-        return self.batch_size
+        return _predict.FORWARD_BATCH_SIZE if self._batch_size_trains else self.batch_size
+
+    def _windows(self, X):
+        """The model inputs of X: the windows of a series, or a panel's sequences."""
+        return sliding_windows(X, self.window_) if X.ndim == 2 else X
+
+    @staticmethod
+    def _rows(X, windows, how):
+        """Rows of X's shape from one array per window (folded by ``how`` for a series)."""
+        return fold_windows(windows, len(X), how=how) if X.ndim == 2 else windows
 
     def _predict(self, X):
         """The model's predictions for every window of X (cached)."""

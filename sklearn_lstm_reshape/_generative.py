@@ -8,8 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseReshaper
-from ._predict import FORWARD_BATCH_SIZE, predict_windows
-from ._windows import fold_windows, sliding_windows
+from ._predict import predict_windows
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 
@@ -161,6 +160,7 @@ class GenerativeReshaper(BaseReshaper):
         "residual": [StrOptions({"auto"}), "boolean"],
         "sample": ["boolean"],
     }
+    _batch_size_trains = True
 
     def __init__(
         self,
@@ -284,9 +284,10 @@ class GenerativeReshaper(BaseReshaper):
         predictions = self._predict(X)
         requested = self._requested(predictions)
         code = self._encode(X, predictions)
-        X_new = self._regenerate(X, code, predictions, requested)
+        decoded = self._decoded_windows(code, predictions)
+        X_new = self._regenerate(X, code, predictions, requested, decoded)
         new_predictions = self._predict(X_new)
-        reconstruction = self._assemble(X, self._decoded_windows(code, predictions))
+        reconstruction = self._rows(X, decoded, self.fold)
         gap_before = np.abs(predictions - requested)
         gap_after = np.abs(new_predictions - requested)
         return {
@@ -300,14 +301,6 @@ class GenerativeReshaper(BaseReshaper):
         }
 
     # -- internals -------------------------------------------------------------
-
-    def _forward_batch_size(self):
-        # batch_size is the CVAE's training batch; forward passes use the
-        # engine's default, which is much faster than a training-sized batch.
-        return FORWARD_BATCH_SIZE
-
-    def _windows(self, X):
-        return sliding_windows(X, self.window_) if X.ndim == 2 else X
 
     def _requested(self, predictions):
         """The condition each window is decoded under, shaped like ``predictions``."""
@@ -330,15 +323,16 @@ class GenerativeReshaper(BaseReshaper):
             self.decoder_, code, np.ascontiguousarray(conditions).reshape(len(conditions), -1)
         )
 
-    def _assemble(self, X, windows):
-        """Rows of X's shape from one array per window (folded for a 2-D series)."""
-        return fold_windows(windows, len(X), how=self.fold) if X.ndim == 2 else windows
+    def _regenerate(self, X, code, predictions, requested, decoded=None):
+        """X decoded under ``requested``, or X plus the change it makes (``residual``).
 
-    def _regenerate(self, X, code, predictions, requested):
-        """X decoded under ``requested``, or X plus the change it makes (``residual``)."""
+        ``decoded``: the windows decoded under ``predictions``, if already known.
+        """
         windows = self._decoded_windows(code, requested)
         residual = self.residual if self.residual != "auto" else not isinstance(self.condition, str)
         if not residual:
-            return self._assemble(X, windows).astype(X.dtype)
-        change = self._assemble(X, windows - self._decoded_windows(code, predictions))
+            return self._rows(X, windows, self.fold).astype(X.dtype)
+        if decoded is None:
+            decoded = self._decoded_windows(code, predictions)
+        change = self._rows(X, windows - decoded, self.fold)
         return np.where(change != 0, X + change, X).astype(X.dtype)

@@ -11,7 +11,6 @@ from . import _keras
 from ._base import DEFAULT_WINDOW, BaseReshaper
 from ._optimize import optimize_toward
 from ._predict import FORWARD_BATCH_SIZE, predict_windows
-from ._windows import fold_windows, sliding_windows
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 # Edits that need the wrapped model's predictions.
@@ -202,6 +201,7 @@ class LatentReshaper(BaseReshaper):
         "residual": ["boolean"],
     }
     _frozen_params = ("model", "autoencoder")
+    _batch_size_trains = True
 
     def __init__(
         self,
@@ -339,7 +339,10 @@ class LatentReshaper(BaseReshaper):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        X_new, searched_reached = self._edited(X)
+        windows = self._windows(X)
+        codes = self._encode(windows)
+        decoded = self._decode(codes)
+        X_new, searched_reached = self._edited(X, codes, decoded)
         report = {
             "validity": None,
             "validity_before": None,
@@ -347,7 +350,7 @@ class LatentReshaper(BaseReshaper):
             "target_gap_after": None,
             "proximity": float(np.mean(np.abs(X_new - X))),
             "plausibility": self._reconstruction_error(X_new),
-            "plausibility_before": self._reconstruction_error(X),
+            "plausibility_before": float(np.mean(np.abs(decoded - windows))),
             "predictions_before": None,
             "predictions_after": None,
             "searched_validity": None,
@@ -366,11 +369,6 @@ class LatentReshaper(BaseReshaper):
         return report
 
     # -- internals -------------------------------------------------------------
-
-    def _forward_batch_size(self):
-        # batch_size is the autoencoder's training batch; forward passes use
-        # the engine's default, much faster than a training-sized batch.
-        return FORWARD_BATCH_SIZE
 
     def _check_edit_settings(self):
         if self.model is None and (self.edit in _PREDICTOR_EDITS):
@@ -453,9 +451,6 @@ class LatentReshaper(BaseReshaper):
             verbose=self.verbose,
         )
 
-    def _windows(self, X):
-        return sliding_windows(X, self.window_) if X.ndim == 2 else X
-
     def _encode(self, windows):
         return predict_windows(self.encoder_, windows)
 
@@ -478,8 +473,11 @@ class LatentReshaper(BaseReshaper):
     def _reached(self, predictions, target):
         return np.all(np.abs(predictions - target) <= self.tol * self.prediction_scale_, axis=1)
 
-    def _edited(self, X):
-        """The edited X, and for a search which searched windows reached the target."""
+    def _edited(self, X, codes=None, decoded=None):
+        """The edited X, and for a search which searched windows reached the target.
+
+        ``codes`` and ``decoded``: X's codes and their decoded windows, if already known.
+        """
         # edit, target and space may have been set after fit.
         self._check_edit_settings()
         windows = self._windows(X)
@@ -492,9 +490,11 @@ class LatentReshaper(BaseReshaper):
             # comes back bit for bit.
             new_windows = np.where(moves != 0, windows + moves, windows)
         else:
-            codes = self._encode(windows)
-            decoded = self._decode(codes) if self.residual else None
-            offset = None if decoded is None else windows - decoded
+            if codes is None:
+                codes = self._encode(windows)
+            if self.residual and decoded is None:
+                decoded = self._decode(codes)
+            offset = windows - decoded if self.residual else None
             if self.edit == "optimize":
                 moves, reached = self._search(codes, predictions, offset)
                 codes = codes + moves
@@ -504,9 +504,7 @@ class LatentReshaper(BaseReshaper):
             if self.residual:
                 change = new_windows - decoded
                 new_windows = np.where(change != 0, windows + change, windows)
-        if X.ndim == 2:
-            new_windows = fold_windows(new_windows, len(X), how=self.fold)
-        return np.asarray(new_windows, dtype=X.dtype), reached
+        return np.asarray(self._rows(X, new_windows, self.fold), dtype=X.dtype), reached
 
     def _edit_codes(self, codes, predictions):
         if self.edit == "noise":
@@ -548,9 +546,9 @@ class LatentReshaper(BaseReshaper):
 
 def _scale(values):
     """Per-column standard deviation; a constant column counts as 1."""
-    scale = np.asarray(values, dtype=np.float64).std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    return scale.astype(np.float32)
+    from .models import _safe_stats
+
+    return np.sqrt(_safe_stats(np.asarray(values))[1]).astype(np.float32)
 
 
 def _describe(value):

@@ -8,7 +8,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _keras
 from ._base import BaseReshaper
-from ._windows import sliding_windows
 from .utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -487,7 +486,7 @@ class ThresholdReshaper(BaseReshaper):
         else:
             raw = predictions
             if callable(self.score_by_):
-                windows = sliding_windows(X, self.window_) if X.ndim == 2 else X
+                windows = self._windows(X)
                 raw = np.asarray(self.score_by_(windows, predictions), dtype=X.dtype)
                 self._check_callable_scores(raw, X, len(windows))
             scores = self._align_output(raw, X)

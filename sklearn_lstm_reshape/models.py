@@ -142,11 +142,7 @@ def train_forecaster(
     keras = _keras.import_keras()
     X = np.asarray(X, dtype=np.float32)
     panel = X.ndim == 3
-    rows = X.reshape(-1, X.shape[-1])
-    mean = rows.mean(axis=0, dtype=np.float64)
-    variance = rows.var(axis=0, dtype=np.float64)
-    # A constant feature has nothing to standardise: keep its scale at 1.
-    variance[variance < 1e-12] = 1.0
+    mean, variance = _safe_stats(X.reshape(-1, X.shape[-1]))
     if panel:
         inputs, targets = X[:, :-1], X[:, 1:]
     else:
@@ -539,6 +535,8 @@ def train_cvae(
 
 
 def _safe_stats(values):
+    """Per-column mean and variance; a constant column, with nothing to
+    standardise, keeps a variance of 1."""
     mean = values.mean(axis=0, dtype=np.float64)
     variance = values.var(axis=0, dtype=np.float64)
     variance[variance < 1e-12] = 1.0

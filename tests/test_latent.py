@@ -136,6 +136,9 @@ def test_a_series_reports_the_validity_before_and_after_folding(fitted, series):
     report = search(fitted, space="input").report(X)
     assert 0.0 <= report["validity"] <= 1.0 and report["searched_validity"] > 0.5
     assert report["target_gap_after"] < report["target_gap_before"]
+    # Folding averages each row over the windows that cover it, so windows
+    # that reached the target alone mostly miss it once folded.
+    assert report["validity"] < 0.5 * report["searched_validity"]
 
 
 def test_callable_edit_gets_codes_and_predictions(fitted, series):

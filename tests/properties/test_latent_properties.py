@@ -184,14 +184,6 @@ def shapes_for(case, edit=None):
     return st.tuples(sequences, st.just(PANEL_STEPS), st.just(N_FEATURES))
 
 
-def float32_normal_values(dtype):
-    """``values(dtype)`` without the magnitudes below float32's smallest normal
-    (a float64 X may hold them): they are subnormal once the search casts them
-    to float32 (see test_input_search_from_reached_windows_keeps_tiny_values)."""
-    tiny = np.finfo(np.float32).tiny
-    return values(dtype).map(lambda value: value if abs(value) >= tiny else 0.0)
-
-
 def draw_X(data, case, edit=None, dtype=None):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype") if dtype is None else dtype
     return data.draw(arrays(dtype, shapes_for(case, edit), elements=values(dtype)), label="X")
@@ -341,15 +333,11 @@ def test_input_search_from_reached_windows_gives_X(cases, variants, case_name, d
     # so it comes back as it was (float64 too, though the search runs in
     # float32), and folding unmodified windows gives X.
     case = cases[case_name]
-    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    shapes = shapes_for(case, "optimize input")
-    X = data.draw(arrays(dtype, shapes, elements=float32_normal_values(dtype)), label="X")
+    X = draw_X(data, case, "optimize input")
     fold = data.draw(st.sampled_from(FOLDS), label="fold")
     reshaper = variants[case_name, "reached input"].set_params(fold=fold)
 
-    X_new = reshaper.transform(X)
-    assert X_new.dtype == X.dtype
-    np.testing.assert_array_equal(X_new, X)
+    assert_bits_equal(reshaper.transform(X), X)
     report = reshaper.report(X)
     assert report["validity"] == report["validity_before"] == report["searched_validity"] == 1.0
     assert report["target_gap_before"] == report["target_gap_after"] == 0.0

@@ -11,7 +11,7 @@ def main(argv=None):
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
-        "demo", help="repair injected sensor faults in the bundled weather series"
+        "demo", help="the three strategies on the bundled weather series: one table, one figure"
     )
     demo.add_argument(
         "--output",

@@ -138,7 +138,7 @@ class LatentReshaper(BaseReshaper):
     code_scale_ : ndarray of shape (latent_dim,)
         Standard deviation of each code dimension over the training windows.
 
-    feature_scale_ : ndarray of shape (n_features_in_,)
+    feature_scale_ : ndarray of shape (`n_features_in_`,)
         Standard deviation of each feature over the training rows: the unit of
         ``learning_rate`` and of the distance with ``space="input"``.
 
@@ -152,7 +152,7 @@ class LatentReshaper(BaseReshaper):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when X has string column names.
 
     See Also

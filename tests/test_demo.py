@@ -1,4 +1,4 @@
-"""The demo runs end to end on the bundled data and writes its figures."""
+"""The demo runs end to end on the bundled data, prints one table and writes one figure."""
 
 import numpy as np
 import pytest
@@ -7,43 +7,57 @@ from sklearn_lstm_reshape.__main__ import main
 from sklearn_lstm_reshape._demo import run_demo
 
 
-def test_demo_prints_its_tables_and_writes_its_figures(tmp_path, capsys):
+def test_demo_prints_one_table_and_writes_one_figure(tmp_path, capsys):
     results = run_demo(tmp_path, quick=True, n_jobs=1)
     printed = capsys.readouterr().out
-    for line in (
-        "Candidates, best first",
-        "MAE without reshaping",
-        "MAE with reshaping",
-        "Before/after plot",
-        "3 °C warmer",
-        "Scenario plot",
+    assert printed.count("Results (before") == 1
+    for strategy in ("ThresholdReshaper:", "GenerativeReshaper:", "LatentReshaper:"):
+        assert strategy in printed
+    assert results["figure"] == str(tmp_path / "sklearn_lstm_reshape_demo.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sklearn_lstm_reshape_demo.png"]
+    with open(results["figure"], "rb") as png:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert [row["strategy"] for row in results["rows"]] == [
+        "ThresholdReshaper",
+        "ThresholdReshaper",
+        "GenerativeReshaper",
+        "GenerativeReshaper",
         "LatentReshaper",
-        "Counterfactual plot",
-    ):
-        assert line in printed
-    assert results["figures"] == [
-        str(tmp_path / "threshold_repair.png"),
-        str(tmp_path / "generative_scenarios.png"),
-        str(tmp_path / "latent_counterfactuals.png"),
+        "LatentReshaper",
+        "LatentReshaper",
     ]
-    for figure in results["figures"]:
-        with open(figure, "rb") as png:
-            assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+    for row in results["rows"]:  # every row of the table is printed
+        assert row["setting"] in printed
+
     threshold = results["threshold"]
-    assert len(threshold["candidates"]) == 4
-    assert all(c["rows_flagged"] > 0 for c in threshold["candidates"])
-    assert threshold["mae_raw"] > 0 and threshold["candidates"][0]["mae"] > 0
-    for report in results["generative"]["variants"].values():
+    assert threshold["mae_raw"] > 0 and threshold["mae_best"] > 0
+    assert 0 < threshold["events_caught"] <= threshold["events"]
+    for report in results["generative"]["reports"].values():
         # Asked for +3 °C on temp_max and temp_min, nothing on the others.
         np.testing.assert_allclose(
             report["condition_gap_before_by_output"], [0, 3, 3, 0], atol=1e-5
         )
         assert np.isfinite(report["condition_gap_after_by_output"]).all()
-    latent = results["latent"]["variants"]
-    assert list(latent) == ["latent space", "latent space, residual", "input space"]
+    latent = results["latent"]["reports"]
+    assert list(latent) == [
+        "search in latent space",
+        "search in latent space, residual",
+        "search in input space",
+    ]
     for report in latent.values():
         assert report["validity_before"] == 0.0 and 0.0 <= report["validity"] <= 1.0
         assert report["target_gap_after"] < report["target_gap_before"]
+
+
+def test_command_line_writes_the_figure_where_asked(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "sklearn_lstm_reshape._demo.run_demo",
+        lambda output, *, quick, n_jobs: calls.append((output, quick, n_jobs)),
+    )
+    assert main(["demo", "--quick", "--output", str(tmp_path)]) == 0
+    assert main(["demo"]) == 0
+    assert calls == [(str(tmp_path), True, 2), ("sklearn_lstm_reshape_demo", False, 2)]
 
 
 def test_command_line_needs_a_command(capsys):

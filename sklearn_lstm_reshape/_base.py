@@ -217,7 +217,9 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         ``request`` is a number, an array broadcastable to one prediction, or
         a callable mapping the predictions to an array of their shape.
         """
-        requested = request(predictions) if callable(request) else request
+        # A copy: the cached predictions are read-only, and a callable may
+        # well edit its argument in place (``p[:, 1] += 3; return p``).
+        requested = request(predictions.copy()) if callable(request) else request
         requested = np.asarray(requested, dtype=np.float32)
         try:
             return np.broadcast_to(requested, predictions.shape)

@@ -102,7 +102,7 @@ def is_keras_model(obj):
 
 def load_model(path):
     """Load a ``.keras`` file, reusing the model while the file is unchanged."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.suffix != ".keras":
         raise ValueError(
             f"model={str(path)!r} is not a .keras file. Save the model with "

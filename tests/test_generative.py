@@ -73,6 +73,21 @@ def test_conditions_as_number_array_and_callable(fitted, series):
     assert not np.array_equal(as_number, fitted.transform(X))
 
 
+def test_a_callable_condition_may_edit_its_argument_in_place(fitted, series):
+    X = series.X_clean[300:]
+
+    def plus_one_in_place(predictions):
+        predictions += 1.0
+        return predictions
+
+    in_place = with_condition(fitted, plus_one_in_place)
+    np.testing.assert_array_equal(
+        in_place.transform(X), with_condition(fitted, lambda p: p + 1.0).transform(X)
+    )
+    # Twice, so an edit of the cached predictions would show.
+    np.testing.assert_array_equal(in_place.transform(X), in_place.transform(X))
+
+
 def test_sample_is_seeded_and_the_mean_is_deterministic(fitted, series):
     X = series.X[300:]
     np.testing.assert_array_equal(fitted.transform(X), fitted.transform(X))

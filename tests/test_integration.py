@@ -102,6 +102,19 @@ def test_a_keras_file_path_gives_the_same_result_as_the_model(series, forecaster
     assert pickle.loads(pickle.dumps(from_path)).model == str(path)
 
 
+def test_a_keras_file_path_may_start_with_the_home_directory(
+    series, forecaster, tmp_path, monkeypatch
+):
+    forecaster.save(tmp_path / "forecaster.keras")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    reshaper = ThresholdReshaper("~/forecaster.keras", window=WINDOW).fit(series.X)
+    assert reshaper.model == "~/forecaster.keras"  # the parameter is kept as given
+    np.testing.assert_array_equal(
+        reshaper.transform(series.X),
+        ThresholdReshaper(forecaster, window=WINDOW).fit_transform(series.X),
+    )
+
+
 def test_pandas_in_and_out(series, forecaster):
     frame = pd.DataFrame(
         series.X,

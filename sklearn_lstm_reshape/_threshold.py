@@ -43,7 +43,7 @@ class ThresholdReshaper(BaseReshaper):
     window : int or None, default=None
         Rows per window when X is a 2-D series. None takes the model's input
         length, or 24 when the model accepts any length. Ignored for a 3-D
-        panel, whose sequences are the windows.
+        panel (see :ref:`data_conventions`), whose sequences are the windows.
 
     score_by : {"auto", "residual", "reconstruction", "output"} or callable, \
             default="auto"
@@ -251,13 +251,7 @@ class ThresholdReshaper(BaseReshaper):
         X = self._validate_X(X, reset=True)
         self._fit_model(X)
         self.score_by_ = self._resolve_score(X)
-        if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
-            raise ValueError(
-                f"action='forecast' replaces flagged values with the model's "
-                f"forecast or reconstruction, but score_by={self.score_by_!r} gives "
-                f"neither. Use action='interpolate', 'nan', 'clip' or 'scale', "
-                f"or a model that forecasts or reconstructs X."
-            )
+        self._check_action()
         self._check_rows(X)
         scores = self._scores(X, self._predict(X))
         self.threshold_ = self._calibrate(scores)
@@ -572,8 +566,19 @@ class ThresholdReshaper(BaseReshaper):
 
     # -- actions ---------------------------------------------------------------
 
+    def _check_action(self):
+        # Also called in transform: the action may be set after fit.
+        if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
+            raise ValueError(
+                f"action='forecast' replaces flagged values with the model's "
+                f"forecast or reconstruction, but score_by={self.score_by_!r} gives "
+                f"neither. Use action='interpolate', 'nan', 'clip' or 'scale', "
+                f"or a model that forecasts or reconstructs X."
+            )
+
     def _reshape(self, X, predictions, flags):
         """The copy of X with the action applied where ``flags`` say."""
+        self._check_action()
         mask = np.broadcast_to(flags, X.shape)
         X_new = np.array(X, copy=True, order="C")
         action = self.action

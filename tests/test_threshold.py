@@ -340,6 +340,11 @@ def test_score_that_does_not_match_the_model(series, scorer, forecaster):
         ValueError, match="action='forecast' replaces flagged values with the model's forecast"
     ):
         ThresholdReshaper(scorer).fit(series.X)
+    # The same when the action is set after fit, in transform and report.
+    fitted = ThresholdReshaper(scorer, action="nan").fit(series.X).set_params(action="forecast")
+    for method in (fitted.transform, fitted.report):
+        with pytest.raises(ValueError, match="action='forecast' replaces flagged values"):
+            method(series.X)
     with pytest.raises(ValueError, match=r"score_by\(windows, predictions\) must return"):
         ThresholdReshaper(forecaster, score_by=lambda w, p: p[:3], action="nan").fit(series.X)
 

@@ -17,7 +17,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import sklearn_lstm_reshape  # noqa: E402
+import sklearn_lstm_reshape
 
 project = "sklearn-lstm-reshape"
 copyright = "sklearn-lstm-reshape contributors"

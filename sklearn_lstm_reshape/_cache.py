@@ -68,6 +68,8 @@ def clear_cache():
     runs nor trains the LSTM again. Call this to free that memory, or
     before timing a fit or a transform.
 
+    Read more in the :ref:`User Guide <caching>`.
+
     Examples
     --------
     >>> from sklearn_lstm_reshape import clear_cache

@@ -35,7 +35,8 @@ class GenerativeReshaper(BaseReshaper):
 
     window : int or None, default=None
         Rows per window of a 2-D series; None takes the model's input length,
-        or 24 when the model accepts any length. Ignored for a 3-D panel.
+        or 24 when the model accepts any length. Ignored for a 3-D panel
+        (see :ref:`data_conventions`).
 
     latent_dim : int, default=8
         Size of the CVAE's code.
@@ -136,7 +137,7 @@ class GenerativeReshaper(BaseReshaper):
     replacing X by its regeneration moves the model's predictions by that
     error too. On the bundled weather, editing brings the model's forecasts
     about a third closer to a requested forecast, where regenerating with
-    ``fold="mean"`` does not (see the User Guide).
+    ``fold="mean"`` does not (see the :ref:`User Guide <generative>`).
 
     Examples
     --------

@@ -48,7 +48,8 @@ class LatentReshaper(BaseReshaper):
 
     window : int or None, default=None
         Rows per window of a 2-D series; None takes the model's input length,
-        else the given autoencoder's, else 24. Ignored for a 3-D panel.
+        else the given autoencoder's, else 24. Ignored for a 3-D panel
+        (see :ref:`data_conventions`).
 
     latent_dim : int, default=8
         Size of the trained autoencoder's code (ignored with ``autoencoder``).

@@ -28,6 +28,8 @@ def make_forecaster(
     Inputs are standardised with ``mean`` and ``variance`` inside the model and
     outputs mapped back, so the model reads and predicts raw values.
 
+    Read more in the :ref:`User Guide <data_conventions>`.
+
     Parameters
     ----------
     window : int or None
@@ -101,6 +103,8 @@ def train_forecaster(
 ):
     """Build an LSTM forecaster and train it on ``X``.
 
+    Read more in the :ref:`User Guide <data_conventions>`.
+
     Parameters
     ----------
     X : array-like of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_features)
@@ -170,6 +174,8 @@ def make_autoencoder(window, n_features, *, latent_dim=8, units=32, mean=None, v
     code; the decoder repeats the code along the window and an LSTM writes
     the window back. Windows are standardised inside the encoder and the
     decoder maps back, so both read and write raw values.
+
+    Read more in the :ref:`User Guide <latent>`.
 
     Parameters
     ----------
@@ -255,6 +261,8 @@ def train_autoencoder(
     The loss is the mean squared error on standardised values, so every
     feature weighs the same whatever its scale.
 
+    Read more in the :ref:`User Guide <latent>`.
+
     Parameters
     ----------
     windows : array-like of shape (n_windows, window, n_features)
@@ -322,6 +330,8 @@ def make_cvae(
     of a Gaussian code; the decoder maps a code and a condition back to a
     window. Windows and conditions are standardised inside the networks, so
     both read and write raw values.
+
+    Read more in the :ref:`User Guide <generative>`.
 
     Parameters
     ----------
@@ -462,6 +472,8 @@ def train_cvae(
     condition, in standard deviations, is added with weight
     ``condition_weight``. The predictor is copied and frozen for this; the
     model passed in is never trained or modified.
+
+    Read more in the :ref:`User Guide <generative>`.
 
     Parameters
     ----------

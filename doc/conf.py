@@ -43,6 +43,9 @@ autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": True}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
+# Fail the build on a parameter that is undocumented, unknown or misordered,
+# a public name without a docstring, or a summary that is not a sentence.
+numpydoc_validation_checks = {"PR01", "PR02", "PR03", "PR10", "GL08", "RT01", "SS03"}
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

@@ -307,7 +307,7 @@ class LatentReshaper(BaseReshaper):
         return self._edited(X)[0]
 
     def report(self, X):
-        """Did the edit do what was asked, and at what cost?
+        """Figures about whether the edit did what was asked, and at what cost.
 
         The wrapped model is run again on ``transform(X)``.
 

@@ -51,9 +51,12 @@ class LRUCache:
 
 
 predictions = LRUCache(max_size=256 * 2**20, sizeof=lambda array: array.nbytes)
-default_models = LRUCache(max_size=4, sizeof=lambda model: 1)
+# GridSearchCV fits every fold of one candidate before the next candidate, so
+# a model per fold must survive until the next candidate comes back to it:
+# 16 covers the usual splits (TimeSeriesSplit's default is 5 folds).
+default_models = LRUCache(max_size=16, sizeof=lambda model: 1)
 loaded_models = LRUCache(max_size=8, sizeof=lambda model: 1)
-search_models = LRUCache(max_size=4, sizeof=lambda model: 1)
+search_models = LRUCache(max_size=16, sizeof=lambda model: 1)
 
 
 def clear_cache():

@@ -243,6 +243,31 @@ def test_refits_with_a_seed_reuse_the_trained_default_model(series, monkeypatch)
     assert len(trained) == 6
 
 
+def test_a_grid_search_over_five_folds_trains_one_default_model_per_fold(series, monkeypatch):
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_lstm_reshape import clear_cache, models
+
+    trained = []
+    original = models.train_forecaster
+    monkeypatch.setattr(
+        models, "train_forecaster", lambda *a, **k: trained.append(1) or original(*a, **k)
+    )
+    clear_cache()
+    X = series.X[:300]
+    pipe = make_pipeline(
+        ThresholdReshaper(window=WINDOW, units=4, epochs=1, random_state=0), Ridge()
+    )
+    grid = {"thresholdreshaper__contamination": [0.01, 0.05, 0.1]}
+    # Five folds: the default of TimeSeriesSplit. Every fold of one candidate is
+    # fitted before the next candidate, so each fold's model must outlive four
+    # others; the refit on all of X trains one more.
+    GridSearchCV(pipe, grid, cv=TimeSeriesSplit(5)).fit(X, X[:, 0])
+    assert len(trained) == 5 + 1
+
+
 # -- panels ------------------------------------------------------------------
 
 

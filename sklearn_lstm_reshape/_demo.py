@@ -113,7 +113,7 @@ def _threshold_part(weather, faults, *, epochs, quick, n_jobs):
     reshaper = ThresholdReshaper(window=WINDOW, units=32, epochs=epochs, random_state=0)
     pipe = make_pipeline(reshaper, Ridge())
     # Interpolation reads the next day, whose temp_max is the target: a small
-    # peek, which the user guide and the grid-search example measure.
+    # peek, which examples/plot_threshold_grid_search.py measures.
     actions = ["forecast", "interpolate"]
     grid = {
         "thresholdreshaper__contamination": [0.01, 0.05] if quick else [0.005, 0.01, 0.02, 0.05],

@@ -47,9 +47,9 @@ class LatentReshaper(BaseReshaper):
         :func:`~sklearn_lstm_reshape.models.train_autoencoder`).
 
     window : int or None, default=None
-        Rows per window of a 2-D series; None takes the model's input length,
-        else the given autoencoder's, else 24. Ignored for a 3-D panel
-        (see :ref:`data_conventions`).
+        Rows per window of a 2-D series; None takes the model's input length
+        (without a model, the given autoencoder's), else 24. Ignored for a 3-D
+        panel (see :ref:`data_conventions`).
 
     latent_dim : int, default=8
         Size of the trained autoencoder's code (ignored with ``autoencoder``).

@@ -70,7 +70,7 @@ def test_quick_start_runs_in_fifteen_lines(tmp_path):
     assert len([line for line in code.splitlines() if line.strip()]) <= 15
     checks = (
         "\nassert search.best_params_"
-        "\nassert scenarios.shape == X.shape and counterfactuals.shape == X.shape"
+        "\nassert scenarios.shape == X.shape and searched.shape == X.shape"
         "\nprint('quick start ran')"
     )
     assert "quick start ran" in _run(code + checks, cwd=tmp_path)

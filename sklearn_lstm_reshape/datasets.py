@@ -112,6 +112,8 @@ def load_seattle_weather(*, as_frame=False):
     m/s): no gap filling, smoothing or outlier removal was needed or done.
     The full description, with references, is in the ``DESCR`` attribute.
 
+    Read more in the :ref:`User Guide <datasets>`.
+
     Parameters
     ----------
     as_frame : bool, default=False
@@ -197,6 +199,8 @@ def make_anomalous_series(
     a mild random coupling, plus Gaussian noise of standard deviation
     ``noise``. The clean series is then passed to :func:`inject_anomalies`,
     which adds the anomalies and records where they are.
+
+    Read more in the :ref:`User Guide <datasets>`.
 
     Parameters
     ----------
@@ -299,6 +303,8 @@ def inject_anomalies(X, *, anomaly_fraction=0.02, kinds=_DEFAULT_KINDS, random_s
 
     Each event draws its kind uniformly from ``kinds``, its feature
     uniformly from the columns of ``X`` and the sign of its offset at random.
+
+    Read more in the :ref:`User Guide <datasets>`.
 
     Parameters
     ----------

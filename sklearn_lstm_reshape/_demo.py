@@ -145,7 +145,8 @@ def _threshold_part(weather, faults, *, epochs, quick, n_jobs):
         params = {k.split("__")[1]: v for k, v in results["params"][i].items()}
         fitted = clone(reshaper).set_params(**params).fit(X)
         mask = fitted.flag(X)
-        best_by_action[action] = (fitted, mask)
+        repaired = fitted.transform(X)
+        best_by_action[action] = (repaired, mask)
         caught = sum(mask[start:stop, feature].any() for start, stop, feature in events)
         rows.append(
             _row(
@@ -155,17 +156,18 @@ def _threshold_part(weather, faults, *, epochs, quick, n_jobs):
                 f"{mask.any(axis=1).sum()} days flagged, {caught} of {len(events)} faults",
                 f"{mae_raw:.2f}",
                 f"{-results['mean_test_score'][i]:.2f}",
-                float(np.abs(fitted.transform(X) - X).mean()),
+                float(np.abs(repaired - X).mean()),
             )
         )
-    best, mask = best_by_action[search.best_params_["thresholdreshaper__action"]]
+    best_action = search.best_params_["thresholdreshaper__action"]
+    repaired, mask = best_by_action[best_action]
     return {
         "best_params": search.best_params_,
         "mae_raw": float(mae_raw),
         "mae_clean": float(mae_clean),
         "mae_best": float(-search.best_score_),
         "rows": rows,
-        "plot": {"X": X, "repaired": best.transform(X), "mask": mask, "action": best.action},
+        "plot": {"X": X, "repaired": repaired, "mask": mask, "action": best_action},
     }
 
 

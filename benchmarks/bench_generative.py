@@ -137,15 +137,11 @@ def bench_fit(rows, epochs, repeats):
     def plain_fit(n_epochs):
         with _keras.seeded(_keras.seed_from(SEED)):
             encoder, decoder, decoder_standardised = _cvae_networks(
-                WINDOW,
-                N_FEATURES,
-                conditions.shape[1],
+                (WINDOW, N_FEATURES, conditions.shape[1]),
                 LATENT_DIM,
                 UNITS,
-                window_mean,
-                window_variance,
-                condition_mean,
-                condition_variance,
+                (window_mean, window_variance),
+                (condition_mean, condition_variance),
             )
             trainer = _cvae_trainer_class()(
                 encoder,

@@ -83,7 +83,7 @@ scenarios.update({f"{s:+d} °C": lambda p, s=s: p + s * temps for s in SHIFTS})
 forecast = lstm.predict(X_test, verbose=0)  # the LSTM's forecast for each held-out window
 results = {}
 for label, condition in scenarios.items():
-    gen.set_params(condition=condition, residual="auto")
+    gen.set_params(condition=condition, mode="auto")
     X_new = gen.transform(X_test)
     results[label] = {
         "report": gen.report(X_test),
@@ -95,17 +95,17 @@ for label, condition in scenarios.items():
 # %%
 # Editing or regenerating
 # -----------------------
-# ``residual="auto"`` chooses between two uses of the decoder. Under a
+# ``mode="auto"`` chooses between two uses of the decoder. Under a
 # requested forecast the window is *edited*: the result is X plus the change
 # the request makes to the decoded window, ``decode(code, requested) -
 # decode(code, own forecast)``, so the day-to-day detail that the CVAE cannot
 # reproduce is kept. Under ``"prediction"`` that change would be zero, so the
 # window is *regenerated*: replaced by the decoded window, a smooth learned
 # copy whose distance from X is the CVAE's reconstruction error. To see what
-# editing buys, the shifted scenarios are also run with ``residual=False``,
+# editing buys, the shifted scenarios are also run with ``mode="regenerate"``,
 # replacing each window by its decoding under the requested forecast.
 regenerated = {
-    label: gen.set_params(condition=scenarios[label], residual=False).report(X_test)
+    label: gen.set_params(condition=scenarios[label], mode="regenerate").report(X_test)
     for label in scenarios
     if label != "own forecast"
 }

@@ -87,7 +87,7 @@ print(
 # - ``space="latent"``: search the autoencoder's code; the result is the
 #   decoded code, a window the autoencoder writes, so X is replaced by its
 #   reconstruction, errors included.
-# - ``space="latent", residual=True``: the same search, but the result is X
+# - ``space="latent", mode="edit"``: the same search, but the result is X
 #   plus the change the new code makes to the decoded window, so the detail
 #   the autoencoder cannot reproduce is kept.
 # - ``space="input"``: search the 56 values of the window directly, without
@@ -97,9 +97,9 @@ print(
 # (deterministic) search again to give the windows themselves, for the
 # per-window figures.
 variants = {
-    "latent": dict(space="latent", residual=False),
-    "latent, residual": dict(space="latent", residual=True),
-    "input": dict(space="input", residual=False),
+    "latent": dict(space="latent", mode="regenerate"),
+    "latent, edit X": dict(space="latent", mode="edit"),
+    "input": dict(space="input", mode="regenerate"),
 }
 reports, results = {}, {}
 for label, params in variants.items():
@@ -145,7 +145,7 @@ print(f"plausibility of the held-out windows themselves: {plausibility_before:.2
 # construction, a window the autoencoder reproduces well, while the
 # input-space result is harder for the autoencoder to reproduce than the
 # held-out windows themselves: it has moved away from the data the
-# autoencoder learned. The residual variant sits in between on all three
+# autoencoder learned. The editing variant sits in between on all three
 # figures.
 
 # %%
@@ -169,7 +169,7 @@ for label, X_new in results.items():
 shown = len(X_test) // 2
 first_day = weather.index[split + shown]
 
-colours = {"latent": "tab:blue", "latent, residual": "tab:green", "input": "tab:red"}
+colours = {"latent": "tab:blue", "latent, edit X": "tab:green", "input": "tab:red"}
 fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
 
 ax = axes[0, 0]

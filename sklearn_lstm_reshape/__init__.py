@@ -10,7 +10,7 @@ from ._generative import GenerativeReshaper
 from ._latent import LatentReshaper
 from ._threshold import ThresholdReshaper
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "GenerativeReshaper",

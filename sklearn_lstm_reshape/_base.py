@@ -1,12 +1,28 @@
-"""BaseReshaper: what every strategy shares.
+"""BaseReshaper: the skeleton every strategy fills.
 
-Input validation (2-D series or 3-D panel, float dtype kept), the wrapped
-model (given, loaded from a ``.keras`` file, or the default forecaster trained
-on X), the window it is run with, the prediction engine, cloning that shares
-the frozen model, and the scikit-learn tags.
+The base owns the public methods, written once: ``fit``, ``transform`` and
+``report`` validate X (a 2-D series or a 3-D panel, float dtype kept), resolve
+the wrapped model (given, loaded from a ``.keras`` file, or the default
+forecaster trained on X) and the window it is run with, run the prediction
+engine, and check the output (X's shape and float dtype, a new array, X never
+written: strategies see X read-only). A strategy supplies the part that
+differs through a few hooks:
+
+- ``_fit_strategy(X, predictions)``: learn what the strategy needs;
+- ``_edit(X, predictions, details)``: the reshaped copy of X; ``details`` is
+  None in ``transform``, or a dict in ``report`` that the edit fills with
+  what it computed on the way;
+- ``_report(X, X_new, predictions, details)``: the strategy's figures;
+
+and, where it needs them, ``_resolve`` (fitted settings that depend on the
+model, before anything is predicted), ``_check_settings`` (parameters that may
+be set after ``fit``), ``_needs_predictions``, ``_min_rows`` and
+``_added_columns``.
 """
 
+import inspect
 import os
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -15,10 +31,12 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _cache, _keras, _predict
 from ._windows import fold_windows, sliding_windows
+from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import (
     HasMethods,
     Interval,
     _check_feature_names_in,
+    _fit_context,
     validate_data,
 )
 
@@ -27,13 +45,16 @@ FLOAT_DTYPES = (np.float64, np.float32)
 # Window length when neither the caller nor the model fixes one.
 DEFAULT_WINDOW = 24
 
+# The value of a renamed parameter that the caller did not set.
+DEPRECATED = "deprecated"
+
 
 class BaseReshaper(TransformerMixin, BaseEstimator):
     """Base class of the reshapers; not meant to be used directly.
 
     Subclasses document and validate their own parameters; the ones handled
-    here are ``model``, ``window``, ``units``, ``epochs``, ``batch_size``,
-    ``verbose`` and ``random_state``.
+    here are ``model``, ``window``, ``units``, ``epochs``,
+    ``predict_batch_size``, ``verbose`` and ``random_state``.
     """
 
     _parameter_constraints: dict = {
@@ -41,13 +62,165 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         "window": [Interval(Integral, 1, None, closed="left"), None],
         "units": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
 
     # Parameters holding fitted Keras models, shared by clones, never copied.
     _frozen_params = ("model",)
+    # What model=None means: train the default forecaster on X (True), or
+    # work without a model (False).
+    _trains_default_model = True
+    # Parameters renamed, kept for one release: old name -> (new name, a
+    # function of the old value giving the new one, or None for the same).
+    _renamed_params: dict = {}
+
+    # -- the public methods ----------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Resolve the model and fit the strategy on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or \
+                (n_sequences, timesteps, n_features)
+            One series, or a panel of sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted reshaper.
+        """
+        self._warn_renamed()
+        X = _read_only(self._validate_X(X, reset=True))
+        self._fit_model(X)
+        self._resolve(X)
+        self._check_settings()
+        self._check_rows(X)
+        self._fit_strategy(X, self._predict(X) if self.model_ is not None else None)
+        return self
+
+    @fill_doc
+    def transform(self, X):
+        """Reshape X: the strategy's edit, in a new array.
+
+        Parameters
+        ----------
+        {{X}}
+
+        Returns
+        -------
+        X_new : ndarray of the shape and float dtype of X
+            A new array; X is never modified. Options that add columns
+            (``add_indicator``) append them after X's.
+        """
+        X, predictions = self._prepare(X)
+        return self._checked(X, self._edit(X, predictions, None))
+
+    @fill_doc
+    def report(self, X):
+        """Figures about what ``transform(X)`` does, and whether it did what was asked.
+
+        The wrapped model is run again on the result where the strategy's
+        figures need it (the closed loop).
+
+        Parameters
+        ----------
+        {{X}}
+
+        Returns
+        -------
+        report : dict
+            The strategy's figures, listed in the Notes of each estimator.
+        """
+        X, predictions = self._prepare(X)
+        details = {}
+        X_new = self._checked(X, self._edit(X, predictions, details))
+        return self._report(X, X_new, predictions, details)
+
+    # -- hooks -------------------------------------------------------------------
+
+    def _resolve(self, X):
+        """Set the fitted settings that depend on the model and X's shape."""
+
+    def _check_settings(self):
+        """Refuse settings that do not fit together; called again in transform,
+        since parameters may be set after fit."""
+
+    def _needs_predictions(self):
+        """Whether transform needs the model's predictions on X."""
+        return True
+
+    def _fit_strategy(self, X, predictions):
+        raise NotImplementedError
+
+    def _edit(self, X, predictions, details):
+        raise NotImplementedError
+
+    def _report(self, X, X_new, predictions, details):
+        raise NotImplementedError
+
+    def _added_columns(self):
+        """Columns the output has beyond X's."""
+        return 0
+
+    def _added_names(self, names):
+        """Names of the added columns, given X's feature names."""
+        return []
+
+    # -- the skeleton's steps --------------------------------------------------
+
+    def _prepare(self, X):
+        """Checked, read-only X and the model's predictions on it (or None)."""
+        check_is_fitted(self)
+        self._check_settings()
+        X = _read_only(self._validate_X(X, reset=False))
+        needed = self.model_ is not None and self._needs_predictions()
+        return X, self._predict(X) if needed else None
+
+    def _checked(self, X, X_new):
+        """The output check every strategy's result goes through."""
+        expected = (*X.shape[:-1], X.shape[-1] + self._added_columns())
+        if X_new.shape != expected or X_new.dtype != X.dtype or np.may_share_memory(X_new, X):
+            raise RuntimeError(
+                f"{type(self).__name__} produced an array of shape {X_new.shape} and "
+                f"dtype {X_new.dtype} (sharing memory with X: "
+                f"{np.may_share_memory(X_new, X)}) for X of shape {X.shape} and dtype "
+                f"{X.dtype}; expected a new array of shape {expected} and dtype "
+                f"{X.dtype}. This is a bug: please report it."
+            )
+        return X_new
+
+    def _param(self, name):
+        """The value of parameter ``name``, taken from its old name if that was set."""
+        for old, (new, translate) in self._renamed_params.items():
+            value = getattr(self, old)
+            if new == name and not _is_unset(value):
+                return value if translate is None else translate(value)
+        return getattr(self, name)
+
+    def _warn_renamed(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        for old, (new, _) in self._renamed_params.items():
+            if _is_unset(getattr(self, old)):
+                continue
+            if getattr(self, new) is not defaults[new].default and getattr(self, new) != (
+                defaults[new].default
+            ):
+                raise ValueError(
+                    f"{old!r} was renamed {new!r}: set {new!r} only, not both "
+                    f"(got {old}={getattr(self, old)!r} and {new}={getattr(self, new)!r})."
+                )
+            warnings.warn(
+                f"{old!r} was renamed {new!r} in 0.2 and will be removed in 0.3; "
+                f"set {new}={self._param(new)!r} instead.",
+                FutureWarning,
+                stacklevel=4,
+            )
 
     # -- input ---------------------------------------------------------------
 
@@ -113,12 +286,23 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         """Resolve ``model`` into ``model_`` and the window into ``window_``.
 
         A given model is used as it is; ``model=None`` trains the default
-        forecaster on X.
+        forecaster on X, or means no model when the strategy can work without.
         """
+        if self.model is None and not self._trains_default_model:
+            self.model_ = None
+            self.window_ = self._window_without_model(X)
+            return
         if self.model is None:
             window = None if X.ndim == 3 else (self.window or DEFAULT_WINDOW)
             if X.ndim == 2:
                 self._check_rows(X, window=window, needed=window + 1)
+            elif X.shape[1] < 2:
+                raise ValueError(
+                    f"X's sequences have {X.shape[1]} timestep, but the default forecaster "
+                    f"of a panel (model=None) learns step t + 1 from the steps up to t, "
+                    f"so it needs at least 2 timesteps per sequence. Pass longer "
+                    f"sequences, or a fitted model."
+                )
             self.model_ = self._train_default_model(X, window)
         elif isinstance(self.model, str | os.PathLike):
             self.model_ = _keras.load_model(self.model)
@@ -131,46 +315,33 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             )
         self.window_ = self._resolve_window(X)
 
+    def _window_without_model(self, X):
+        """The window of a strategy fitted without a model (None for a panel)."""
+        return None if X.ndim == 3 else self.window or DEFAULT_WINDOW
+
     def _train_default_model(self, X, window):
         from .models import train_forecaster
 
         name = type(self).__name__
-        # An int seed makes training deterministic, so a model trained on the
-        # same data with the same settings is the model this fit would train.
-        key = None
-        if isinstance(self.random_state, Integral):
-            key = (
-                _predict.data_fingerprint(X),
-                window,
-                self.units,
-                self.epochs,
-                int(self.random_state),
+
+        def train():
+            if self.verbose:
+                unit = "sequences" if X.ndim == 3 else "rows"
+                print(
+                    f"[{name}] training the default LSTM forecaster on {X.shape[0]} {unit}",
+                    flush=True,
+                )
+            return train_forecaster(
+                X,
+                window=window,
+                units=self.units,
+                epochs=self.epochs,
+                random_state=self.random_state,
+                verbose=self.verbose,
             )
-            model = _cache.default_models.get(key)
-            if model is not None:
-                if self.verbose:
-                    print(
-                        f"[{name}] reusing the default LSTM forecaster trained on "
-                        "the same data with the same settings",
-                        flush=True,
-                    )
-                return model
-        if self.verbose:
-            unit = "sequences" if X.ndim == 3 else "rows"
-            print(
-                f"[{name}] training the default LSTM forecaster on {X.shape[0]} {unit}", flush=True
-            )
-        model = train_forecaster(
-            X,
-            window=window,
-            units=self.units,
-            epochs=self.epochs,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
-        if key is not None:
-            _cache.default_models.put(key, model)
-        return model
+
+        key = _cache.default_model_key(X, window, self.units, self.epochs, self.random_state)
+        return _cache.memoize(_cache.default_models, key, train)
 
     def _resolve_window(self, X):
         """The window length to cut a 2-D series with (None for a panel).
@@ -252,23 +423,16 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 + ". Pass a longer series or set a smaller window."
             )
 
-    # True when ``batch_size`` is the batch of a network trained in ``fit``:
-    # forward passes then use the engine's default, much faster than a
-    # training-sized batch.
-    _batch_size_trains = False
-
-    def _forward_batch_size(self):
-        """Windows per forward pass of the wrapped model."""
-        return _predict.FORWARD_BATCH_SIZE if self._batch_size_trains else self.batch_size
-
     def _windows(self, X):
         """The model inputs of X: the windows of a series, or a panel's sequences."""
         return sliding_windows(X, self.window_) if X.ndim == 2 else X
 
-    @staticmethod
-    def _rows(X, windows, how):
-        """Rows of X's shape from one array per window (folded by ``how`` for a series)."""
-        return fold_windows(windows, len(X), how=how) if X.ndim == 2 else windows
+    def _rows(self, X, windows):
+        """Rows of X's shape from one array per window (folded by ``overlap``
+        for a series)."""
+        if X.ndim == 3:
+            return windows
+        return fold_windows(windows, len(X), how=self._param("overlap"))
 
     def _predict(self, X):
         """The model's predictions for every window of X (cached)."""
@@ -276,15 +440,21 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             self.model_,
             X,
             self.window_,
-            batch_size=self._forward_batch_size(),
+            batch_size=self._param("predict_batch_size"),
             verbose=self.verbose,
             label=f"[{type(self).__name__}] ",
+        )
+
+    def _predict_windows(self, model, *inputs):
+        """Run one of the strategy's own networks over ``inputs``."""
+        return _predict.predict_windows(
+            model, *inputs, batch_size=self._param("predict_batch_size")
         )
 
     # -- scikit-learn protocol -------------------------------------------------
 
     def get_feature_names_out(self, input_features=None):
-        """Output feature names: the input feature names.
+        """Output feature names: the input names, then those of any added columns.
 
         Parameters
         ----------
@@ -297,7 +467,8 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        return _check_feature_names_in(self, input_features)
+        names = _check_feature_names_in(self, input_features)
+        return np.concatenate([names, np.asarray(self._added_names(names), dtype=object)])
 
     def __sklearn_clone__(self):
         # The default clone deep-copies every parameter; wrapped Keras models
@@ -318,3 +489,19 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def mode_of_residual(residual):
+    """The ``mode`` that the deprecated ``residual`` value stands for."""
+    if isinstance(residual, str):
+        return residual  # "auto"
+    return "edit" if residual else "regenerate"
+
+
+def _read_only(X):
+    """A view of X that cannot be made writeable: strategies cannot write X."""
+    return np.lib.stride_tricks.as_strided(X, writeable=False)
+
+
+def _is_unset(value):
+    return isinstance(value, str) and value == DEPRECATED

@@ -192,8 +192,8 @@ def _generative_part(weather, lstm, warmer, *, epochs):
     ).fit(train)
     measure = "mean |LSTM forecast - request for +3 °C| on the held-out days"
     rows, reports, results = [], {}, {}
-    for setting, residual in (("edit X (default)", True), ("regenerate X", False)):
-        gen.set_params(residual=residual)
+    for setting, mode in (("edit X (default)", "edit"), ("regenerate X", "regenerate")):
+        gen.set_params(mode=mode)
         reports[setting] = report = gen.report(test)
         results[setting] = gen.transform(test)
         rows.append(
@@ -236,8 +236,8 @@ def _latent_part(weather, lstm, warmer, *, epochs):
         random_state=0,
     ).fit(train)
     variants = {
-        "search in latent space": dict(space="latent", residual=False),
-        "search in latent space, residual": dict(space="latent", residual=True),
+        "search in latent space": dict(space="latent", mode="regenerate"),
+        "search in latent space, edit X": dict(space="latent", mode="edit"),
         "search in input space": dict(space="input"),
     }
     rows, reports, results = [], {}, {}
@@ -374,9 +374,9 @@ def _plot_latent(axes, weather, latent, warmer):
     test = latent["test"]
     styles = {
         "held-out window": ("0.3", test),
-        "search in latent space, residual": (
+        "search in latent space, edit X": (
             "tab:blue",
-            latent["results"]["search in latent space, residual"],
+            latent["results"]["search in latent space, edit X"],
         ),
         "search in input space": ("tab:red", latent["results"]["search in input space"]),
     }

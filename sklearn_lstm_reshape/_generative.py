@@ -5,13 +5,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseReshaper
-from ._predict import predict_windows
-from .utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ._base import DEPRECATED, BaseReshaper, mode_of_residual
+from .utils._docstrings import fill_doc
+from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 
+@fill_doc
 class GenerativeReshaper(BaseReshaper):
     """Regenerate X under the LSTM's prediction, or under a requested one.
 
@@ -27,22 +27,16 @@ class GenerativeReshaper(BaseReshaper):
 
     Parameters
     ----------
-    model : keras.Model, str, os.PathLike or None, default=None
-        The fitted Keras model whose predictions condition the CVAE: a
-        ``keras.Model``, the path of a ``.keras`` file, or None to train an
-        LSTM forecaster on X in ``fit`` (with ``units`` and ``epochs``). A
-        given model is frozen: it is never trained or modified.
+    {{model}}
 
-    window : int or None, default=None
-        Rows per window of a 2-D series; None takes the model's input length,
-        or 24 when the model accepts any length. Ignored for a 3-D panel
-        (see :ref:`data_conventions`).
+        Its predictions are the conditions of the CVAE.
+
+    {{window}}
 
     latent_dim : int, default=8
         Size of the CVAE's code.
 
-    units : int, default=32
-        Units of the CVAE's layers (and of the default forecaster).
+    {{units}}
 
     beta : float, default=1.0
         Weight of the KL term of the CVAE's loss. Lower values reconstruct
@@ -55,11 +49,9 @@ class GenerativeReshaper(BaseReshaper):
         This is what makes the decoder obey a requested condition; 0 trains
         a plain CVAE. The model itself is never trained.
 
-    epochs : int, default=30
-        Training epochs of the CVAE (and of the default forecaster).
+    {{epochs default=30 network="CVAE"}}
 
-    batch_size : int, default=64
-        Windows per gradient step of the CVAE.
+    {{batch_size network="CVAE"}}
 
     condition : "prediction", float, array-like or callable, default="prediction"
         The condition every window is decoded under. ``"prediction"``: the
@@ -68,43 +60,44 @@ class GenerativeReshaper(BaseReshaper):
         A callable ``condition(predictions) -> conditions``: new conditions
         of the predictions' shape.
 
-    fold : {"mean", "last"}, default="mean"
-        How a 2-D series is rebuilt from its regenerated windows. ``"mean"``
-        averages every window that covers a row (overlap-add): smooth, but
-        each row mixes the conditions of ``window`` neighbouring windows.
-        ``"last"`` takes each row from the window that ends at it, the window
-        whose condition (for a forecaster, the forecast of the next row)
-        depends on it most: the LSTM's predictions follow the requested
-        condition more closely, and the result is less smooth.
+    {{overlap}}
 
-    residual : "auto" or bool, default="auto"
-        If True, X is edited rather than replaced: the result is X plus the
-        change the requested condition makes to the decoded window,
+    mode : {"auto", "edit", "regenerate"}, default="auto"
+        ``"edit"``: X is edited rather than replaced: the result is X plus
+        the change the requested condition makes to the decoded window,
         ``decode(code, requested) - decode(code, actual)``, folded like the
         windows. Detail the CVAE cannot reconstruct (day-to-day noise, rare
         values) is kept, so the model's predictions on the result move by
-        the requested change instead of by the reconstruction error too. If
-        False, X is replaced by the decoded windows (a learned regeneration).
-        ``"auto"`` is False for ``condition="prediction"`` (where the change
-        would be zero) and True otherwise.
+        the requested change instead of by the reconstruction error too.
+        ``"regenerate"``: X is replaced by the decoded windows (a learned
+        regeneration). ``"auto"`` regenerates for ``condition="prediction"``
+        (where an edit would change nothing) and edits otherwise.
 
     sample : bool, default=False
         If False, decode the mean code (deterministic). If True, draw the code
         from the encoder's distribution, seeded by ``random_state``.
 
-    verbose : int, default=0
-        Print training and prediction progress when > 0.
+    {{predict_batch_size}}
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds the training and, with ``sample=True``, the drawn codes.
+    fold : {"mean", "last"}, default="deprecated"
+        {{renamed old=fold new=overlap}}
+
+    residual : "auto" or bool, default="deprecated"
+        The old form of ``mode``: True is ``mode="edit"``, False
+        ``mode="regenerate"``.
+
+        .. deprecated:: 0.2
+           Replaced by ``mode``; ``residual`` will be removed in 0.3.
+
+    {{verbose}}
+
+    {{random_state draws=" and, with ``sample=True``, the drawn codes"}}
 
     Attributes
     ----------
-    model_ : keras.Model
-        The model whose predictions are the conditions.
+    {{fitted_model}}
 
-    window_ : int or None
-        Window length used for 2-D series (None when fitted on a panel).
+    {{window_}}
 
     encoder_ : keras.Model
         The CVAE's encoder: ``[window, condition] -> [mean, log_variance]``.
@@ -115,11 +108,7 @@ class GenerativeReshaper(BaseReshaper):
     condition_shape_ : tuple of int
         Shape of the model's prediction for one window.
 
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during ``fit``, when X has string column names.
+    {{n_features_in_}}
 
     See Also
     --------
@@ -129,15 +118,29 @@ class GenerativeReshaper(BaseReshaper):
     Notes
     -----
     Every row of a series is transformed, including the first ones: with
-    ``fold="mean"`` a row is the average of every window that covers it, and
+    ``overlap="mean"`` a row is the average of every window that covers it, and
     the first and last rows are covered by fewer windows.
 
-    Under a requested condition, X is edited by default (``residual``): a
+    Under a requested condition, X is edited by default (``mode``): a
     CVAE trained on little data reproduces windows only roughly, and
     replacing X by its regeneration moves the model's predictions by that
     error too. On the bundled weather, editing brings the model's forecasts
     about a third closer to a requested forecast, where regenerating with
-    ``fold="mean"`` does not (see the :ref:`User Guide <generative>`).
+    ``overlap="mean"`` does not (see the :ref:`User Guide <generative>`).
+
+    ``report(X)`` runs the wrapped model again on the result (the closed
+    loop) and returns a dict:
+
+    - ``condition_gap_before``: mean ``|prediction(X) - requested|``;
+    - ``condition_gap_after``: mean ``|prediction(X_new) - requested|``;
+    - ``prediction_change``: mean ``|prediction(X_new) - prediction(X)|``;
+    - ``reconstruction_error``: mean ``|X_rec - X|``, where ``X_rec`` is X
+      regenerated under its own predictions (``condition="prediction"``);
+    - ``mean_abs_change``: mean ``|X_new - X|``;
+    - ``condition_gap_before_by_output``, ``condition_gap_after_by_output``:
+      the two gaps per value of the model's prediction (arrays of shape
+      ``condition_shape_``), since a request often concerns some outputs and
+      not others.
 
     Examples
     --------
@@ -157,11 +160,17 @@ class GenerativeReshaper(BaseReshaper):
         "beta": [Interval(Real, 0, None, closed="left")],
         "condition_weight": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
-        "fold": [StrOptions({"mean", "last"})],
-        "residual": [StrOptions({"auto"}), "boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "overlap": [StrOptions({"mean", "last"})],
+        "mode": [StrOptions({"auto", "edit", "regenerate"})],
         "sample": ["boolean"],
+        "fold": [StrOptions({"mean", "last"}), Hidden(StrOptions({DEPRECATED}))],
+        "residual": [StrOptions({"auto"}), "boolean", Hidden(StrOptions({DEPRECATED}))],
     }
-    _batch_size_trains = True
+    _renamed_params = {
+        "fold": ("overlap", None),
+        "residual": ("mode", mode_of_residual),
+    }
 
     def __init__(
         self,
@@ -175,9 +184,12 @@ class GenerativeReshaper(BaseReshaper):
         epochs=30,
         batch_size=64,
         condition="prediction",
-        fold="mean",
-        residual="auto",
+        overlap="mean",
+        mode="auto",
         sample=False,
+        predict_batch_size=4096,
+        fold=DEPRECATED,
+        residual=DEPRECATED,
         verbose=0,
         random_state=None,
     ):
@@ -190,35 +202,20 @@ class GenerativeReshaper(BaseReshaper):
         self.epochs = epochs
         self.batch_size = batch_size
         self.condition = condition
+        self.overlap = overlap
+        self.mode = mode
+        self.sample = sample
+        self.predict_batch_size = predict_batch_size
         self.fold = fold
         self.residual = residual
-        self.sample = sample
         self.verbose = verbose
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Resolve the model, then train the CVAE on X's windows and predictions.
+    # -- the strategy's hooks ----------------------------------------------------
 
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-            One series, or a panel of sequences.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : GenerativeReshaper
-            The fitted reshaper.
-        """
+    def _fit_strategy(self, X, predictions):
         from .models import train_cvae
 
-        X = self._validate_X(X, reset=True)
-        self._fit_model(X)
-        self._check_rows(X)
-        predictions = self._predict(X)
         self.condition_shape_ = tuple(predictions.shape[1:])
         self.encoder_, self.decoder_ = train_cvae(
             self._windows(X),
@@ -233,62 +230,30 @@ class GenerativeReshaper(BaseReshaper):
             random_state=self.random_state,
             verbose=self.verbose,
         )
-        return self
 
-    def transform(self, X):
-        """Regenerate X under the requested condition.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-            Data shaped like the data seen in ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of the shape and float dtype of X
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        predictions = self._predict(X)
-        code = self._encode(X, predictions)
-        return self._regenerate(X, code, predictions, self._requested(predictions))
-
-    def report(self, X):
-        """How close the LSTM's predictions on ``transform(X)`` come to the request.
-
-        The wrapped model is run again on the regenerated data (the closed
-        loop), so the figures say whether the generator does what was asked.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-
-        Returns
-        -------
-        report : dict
-            - ``condition_gap_before``: mean ``|prediction(X) - requested|``;
-            - ``condition_gap_after``: mean ``|prediction(X_new) - requested|``;
-            - ``prediction_change``: mean ``|prediction(X_new) - prediction(X)|``;
-            - ``reconstruction_error``: mean ``|X_rec - X|``, where ``X_rec``
-              is X regenerated under its own predictions
-              (``condition="prediction"``);
-            - ``mean_abs_change``: mean ``|X_new - X|``;
-            - ``condition_gap_before_by_output``,
-              ``condition_gap_after_by_output``: the two gaps per value of
-              the model's prediction (arrays of shape ``condition_shape_``),
-              since a request often concerns some outputs and not others.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        predictions = self._predict(X)
+    def _edit(self, X, predictions, details):
         requested = self._requested(predictions)
         code = self._encode(X, predictions)
-        decoded = self._decoded_windows(code, predictions)
-        X_new = self._regenerate(X, code, predictions, requested, decoded)
+        windows = self._decoded_windows(code, requested)
+        decoded = None
+        if self._edits():
+            decoded = self._decoded_windows(code, predictions)
+            change = self._rows(X, windows - decoded)
+            X_new = np.where(change != 0, X + change, X).astype(X.dtype)
+        else:
+            X_new = self._rows(X, windows).astype(X.dtype)
+            if requested is predictions:
+                decoded = windows
+        if details is not None:
+            details.update(code=code, requested=requested, decoded=decoded)
+        return X_new
+
+    def _report(self, X, X_new, predictions, details):
+        requested, decoded = details["requested"], details["decoded"]
+        if decoded is None:
+            decoded = self._decoded_windows(details["code"], predictions)
         new_predictions = self._predict(X_new)
-        reconstruction = self._rows(X, decoded, self.fold)
+        reconstruction = self._rows(X, decoded)
         gap_before = np.abs(predictions - requested)
         gap_after = np.abs(new_predictions - requested)
         return {
@@ -303,6 +268,13 @@ class GenerativeReshaper(BaseReshaper):
 
     # -- internals -------------------------------------------------------------
 
+    def _edits(self):
+        """Whether X is edited (True) or regenerated (False)."""
+        mode = self._param("mode")
+        if mode == "auto":
+            return not isinstance(self.condition, str)
+        return mode == "edit"
+
     def _requested(self, predictions):
         """The condition each window is decoded under, shaped like ``predictions``."""
         condition = self.condition
@@ -313,27 +285,14 @@ class GenerativeReshaper(BaseReshaper):
     def _encode(self, X, predictions):
         """The code of each window of X under its own prediction."""
         actual = predictions.reshape(len(predictions), -1)
-        mean, log_variance = predict_windows(self.encoder_, self._windows(X), actual)
+        mean, log_variance = self._predict_windows(self.encoder_, self._windows(X), actual)
         if not self.sample:
             return mean
         noise = check_random_state(self.random_state).standard_normal(mean.shape)
         return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
 
     def _decoded_windows(self, code, conditions):
-        return predict_windows(
+        return self._predict_windows(
             self.decoder_, code, np.ascontiguousarray(conditions).reshape(len(conditions), -1)
         )
 
-    def _regenerate(self, X, code, predictions, requested, decoded=None):
-        """X decoded under ``requested``, or X plus the change it makes (``residual``).
-
-        ``decoded``: the windows decoded under ``predictions``, if already known.
-        """
-        windows = self._decoded_windows(code, requested)
-        residual = self.residual if self.residual != "auto" else not isinstance(self.condition, str)
-        if not residual:
-            return self._rows(X, windows, self.fold).astype(X.dtype)
-        if decoded is None:
-            decoded = self._decoded_windows(code, predictions)
-        change = self._rows(X, windows - decoded, self.fold)
-        return np.where(change != 0, X + change, X).astype(X.dtype)

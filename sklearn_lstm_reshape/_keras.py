@@ -114,17 +114,13 @@ def load_model(path):
             f"model={str(path)!r} does not exist. Pass the path of a saved "
             ".keras file or a keras.Model."
         )
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    model = _cache.loaded_models.get(key)
-    if model is not None:
-        return model
-    keras = import_keras()
     # compile=False: the model is only run forward, and a model compiled under
     # one backend may not load its compile state under another.
-    model = keras.models.load_model(path, compile=False)
-    _cache.loaded_models.put(key, model)
-    return model
+    return _cache.memoize(
+        _cache.loaded_models,
+        _cache.file_key(path),
+        lambda: import_keras().models.load_model(path, compile=False),
+    )
 
 
 @contextlib.contextmanager
@@ -208,20 +204,18 @@ def model_output_shape(model, input_shape):
     return tuple(output.shape[1:])
 
 
-def model_fingerprint(model):
-    """A digest of the model's architecture and weights.
+def weight_stamps(model):
+    """One ``(object, version)`` pair per weight that changes when the weight is
+    assigned, read without copying any weight; None when the backend has none.
 
-    Two models with the same fingerprint make the same predictions, so the
-    prediction cache can be shared by clones and by reloaded copies.
+    On JAX (and NumPy) an assignment replaces a variable's array, so the array
+    object itself tells; torch counts in-place updates of a parameter in its
+    ``_version``. TensorFlow updates variables in place with no counter, so
+    there the weights have to be read (None).
     """
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(type(model).__qualname__.encode())
-    try:
-        digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
-    except (NotImplementedError, TypeError):
-        digest.update(str(id(model)).encode())
-    for weight in model.weights:
-        digest.update(np.ascontiguousarray(weight.numpy()).view(np.uint8))
-    return digest.hexdigest()
+    backend = import_keras().backend.backend()
+    if backend in ("jax", "numpy"):
+        return [(weight.value, 0) for weight in model.weights]
+    if backend == "torch":
+        return [(weight.value, weight.value._version) for weight in model.weights]
+    return None

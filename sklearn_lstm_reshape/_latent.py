@@ -5,18 +5,19 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 from . import _keras
-from ._base import DEFAULT_WINDOW, BaseReshaper
+from ._base import DEFAULT_WINDOW, DEPRECATED, BaseReshaper, mode_of_residual
 from ._optimize import optimize_toward
-from ._predict import FORWARD_BATCH_SIZE, predict_windows
-from .utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ._predict import FORWARD_BATCH_SIZE
+from .utils._docstrings import fill_doc
+from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 # Edits that need the wrapped model's predictions.
 _PREDICTOR_EDITS = ("shift", "optimize")
 
 
+@fill_doc
 class LatentReshaper(BaseReshaper):
     """Edit X in an LSTM autoencoder's latent space, or toward a target prediction.
 
@@ -46,19 +47,18 @@ class LatentReshaper(BaseReshaper):
         LSTM autoencoder on X in ``fit`` (see
         :func:`~sklearn_lstm_reshape.models.train_autoencoder`).
 
-    window : int or None, default=None
-        Rows per window of a 2-D series; None takes the model's input length
-        (without a model, the given autoencoder's), else 24. Ignored for a 3-D
-        panel (see :ref:`data_conventions`).
+    {{window}}
+
+        Without a model, the given autoencoder's input length.
 
     latent_dim : int, default=8
         Size of the trained autoencoder's code (ignored with ``autoencoder``).
 
     units : int, default=32
-        Units of the trained autoencoder's layers.
+        Units of the layers of the autoencoder ``fit`` trains.
 
     epochs : int, default=30
-        Training epochs of the autoencoder.
+        Training epochs of the autoencoder ``fit`` trains.
 
     edit : {"noise", "shift", "optimize"} or callable, default="noise"
         - ``"noise"``: add Gaussian noise of ``scale`` standard deviations of
@@ -102,36 +102,42 @@ class LatentReshaper(BaseReshaper):
         is within ``tol`` standard deviations (of the model's predictions on
         the training windows) of it. The search stops for that window.
 
-    fold : {"mean", "last"}, default="mean"
-        How a 2-D series is rebuilt from its edited windows: the mean of
-        every window covering a row (overlap-add), or each row from the
-        window that ends at it.
+    {{overlap}}
 
-    residual : bool, default=False
-        If False, the result is the decoded edited code: X is replaced by
-        what the autoencoder makes of it, reconstruction error included. If
-        True, X is edited rather than replaced: the result is X plus the
-        change the edit makes to the decoded window,
-        ``decode(edited) - decode(code)`` (and the search looks at the model's
-        prediction on that). Detail the autoencoder cannot reproduce is kept,
-        and a window the edit leaves alone comes back as it was.
+    mode : {"regenerate", "edit"}, default="regenerate"
+        ``"regenerate"``: the result is the decoded edited code: X is
+        replaced by what the autoencoder makes of it, reconstruction error
+        included. ``"edit"``: X is edited rather than replaced: the result is
+        X plus the change the edit makes to the decoded window,
+        ``decode(edited) - decode(code)`` (and the search looks at the
+        model's prediction on that). Detail the autoencoder cannot reproduce
+        is kept, and a window the edit leaves alone comes back as it was.
 
-    batch_size : int, default=64
-        Windows per gradient step of the autoencoder's training.
+    {{batch_size network="autoencoder"}}
+
+    {{predict_batch_size}}
+
+    fold : {"mean", "last"}, default="deprecated"
+        {{renamed old=fold new=overlap}}
+
+    residual : bool, default="deprecated"
+        The old form of ``mode``: True is ``mode="edit"``, False
+        ``mode="regenerate"``.
+
+        .. deprecated:: 0.2
+           Replaced by ``mode``; ``residual`` will be removed in 0.3.
 
     verbose : int, default=0
         Print training progress when > 0.
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds the autoencoder's training and ``edit="noise"``.
+    {{random_state draws=" and the draws of ``edit=\"noise\"``"}}
 
     Attributes
     ----------
     model_ : keras.Model or None
         The model whose predictions the edits look at.
 
-    window_ : int or None
-        Window length used for 2-D series (None when fitted on a panel).
+    {{window_}}
 
     encoder_, decoder_ : keras.Model
         The autoencoder: trained in ``fit``, or the given pair.
@@ -150,11 +156,7 @@ class LatentReshaper(BaseReshaper):
     shift_direction_ : ndarray of shape (latent_dim,) or None
         The code step of ``edit="shift"`` with ``scale=1``.
 
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during ``fit``, when X has string column names.
+    {{n_features_in_}}
 
     See Also
     --------
@@ -172,6 +174,26 @@ class LatentReshaper(BaseReshaper):
     target; the others go on for at most ``steps`` steps, or until the loss
     of the search stops falling (by less than 0.1 % in each of two checks,
     10 steps apart).
+
+    ``report(X)`` runs the wrapped model again on the result and returns a
+    dict:
+
+    - ``validity``: the fraction of windows of the result whose prediction is
+      within ``tol`` of the target (every output); None unless
+      ``edit="optimize"``;
+    - ``validity_before``: the same fraction on X;
+    - ``target_gap_before``, ``target_gap_after``: mean ``|prediction -
+      target|`` on X and on the result (None unless optimising);
+    - ``proximity``: mean ``|X_new - X|``;
+    - ``plausibility``: the autoencoder's mean reconstruction error
+      ``|decode(encode(w)) - w|`` over the windows of the result, and
+      ``plausibility_before`` the same on X: data the autoencoder reproduces
+      well looks like its training data;
+    - ``predictions_before``, ``predictions_after``: the model's predictions
+      on the windows of X and of the result (None without a model);
+    - ``searched_validity``: for ``edit="optimize"`` on a 2-D series, the
+      fraction of searched windows that reached the target before they were
+      folded back into rows (folding mixes neighbouring windows).
 
     Examples
     --------
@@ -198,11 +220,18 @@ class LatentReshaper(BaseReshaper):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "proximity": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "fold": [StrOptions({"mean", "last"})],
-        "residual": ["boolean"],
+        "overlap": [StrOptions({"mean", "last"})],
+        "mode": [StrOptions({"regenerate", "edit"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "fold": [StrOptions({"mean", "last"}), Hidden(StrOptions({DEPRECATED}))],
+        "residual": ["boolean", Hidden(StrOptions({DEPRECATED}))],
     }
     _frozen_params = ("model", "autoencoder")
-    _batch_size_trains = True
+    _trains_default_model = False
+    _renamed_params = {
+        "fold": ("overlap", None),
+        "residual": ("mode", mode_of_residual),
+    }
 
     def __init__(
         self,
@@ -221,9 +250,12 @@ class LatentReshaper(BaseReshaper):
         learning_rate=0.1,
         proximity=0.1,
         tol=0.1,
-        fold="mean",
-        residual=False,
+        overlap="mean",
+        mode="regenerate",
         batch_size=64,
+        predict_batch_size=4096,
+        fold=DEPRECATED,
+        residual=DEPRECATED,
         verbose=0,
         random_state=None,
     ):
@@ -241,39 +273,37 @@ class LatentReshaper(BaseReshaper):
         self.learning_rate = learning_rate
         self.proximity = proximity
         self.tol = tol
+        self.overlap = overlap
+        self.mode = mode
+        self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size
         self.fold = fold
         self.residual = residual
-        self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Resolve the model and the autoencoder, and learn the scales of the edits.
+    # -- the strategy's hooks ----------------------------------------------------
 
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-            One series, or a panel of sequences.
-        y : None
-            Ignored.
+    def _window_without_model(self, X):
+        if X.ndim == 3:
+            return None
+        autoencoder = self._given_autoencoder()
+        if autoencoder is not None:
+            steps = _keras.model_input_shape(autoencoder[0])[0]
+            if self.window is not None and steps is not None and steps != self.window:
+                raise ValueError(
+                    f"window={self.window}, but the autoencoder takes windows of "
+                    f"{steps} timesteps. Set window={steps} or leave window=None."
+                )
+            return self.window or steps or DEFAULT_WINDOW
+        return self.window or DEFAULT_WINDOW
 
-        Returns
-        -------
-        self : LatentReshaper
-            The fitted reshaper.
-        """
-        self._check_edit_settings()
-        X = self._validate_X(X, reset=True)
-        given = self._given_autoencoder()
-        if self.model is None:
-            self.model_ = None
-            self.window_ = self._window_without_model(X, given)
-        else:
-            self._fit_model(X)
-        self._check_rows(X)
+    def _needs_predictions(self):
+        return self.edit == "optimize" or callable(self.edit)
+
+    def _fit_strategy(self, X, predictions):
         windows = self._windows(X)
+        given = self._given_autoencoder()
         if given is None:
             self.encoder_, self.decoder_ = self._train_autoencoder(windows)
         else:
@@ -283,67 +313,43 @@ class LatentReshaper(BaseReshaper):
         self.code_scale_ = _scale(codes)
         self.feature_scale_ = _scale(X.reshape(-1, X.shape[-1]))
         self.prediction_scale_ = self.shift_direction_ = None
-        if self.model_ is not None:
-            predictions = self._flat(self._predict(X))
+        if predictions is not None:
+            predictions = self._flat(predictions)
             self.prediction_scale_ = _scale(predictions)
             self.shift_direction_ = self._direction(codes, predictions)
-        return self
 
-    def transform(self, X):
-        """Edit X's windows and fold them back.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-            Data shaped like the data seen in ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of the shape and float dtype of X
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return self._edited(X)[0]
-
-    def report(self, X):
-        """Figures about whether the edit did what was asked, and at what cost.
-
-        The wrapped model is run again on ``transform(X)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-
-        Returns
-        -------
-        report : dict
-            - ``validity``: the fraction of windows of the result whose
-              prediction is within ``tol`` of the target (every output);
-              None unless ``edit="optimize"``;
-            - ``validity_before``: the same fraction on X;
-            - ``target_gap_before``, ``target_gap_after``: mean ``|prediction
-              - target|`` on X and on the result (None unless optimising);
-            - ``proximity``: mean ``|X_new - X|``;
-            - ``plausibility``: the autoencoder's mean reconstruction error
-              ``|decode(encode(w)) - w|`` over the windows of the result, and
-              ``plausibility_before`` the same on X: data the autoencoder
-              reproduces well looks like its training data;
-            - ``predictions_before``, ``predictions_after``: the model's
-              predictions on the windows of X and of the result (None
-              without a model);
-            - ``searched_validity``: for ``edit="optimize"`` on a 2-D series,
-              the fraction of searched windows that reached the target before
-              they were folded back into rows (folding mixes neighbouring
-              windows).
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+    def _edit(self, X, predictions, details):
         windows = self._windows(X)
-        codes = self._encode(windows)
-        decoded = self._decode(codes)
-        X_new, searched_reached = self._edited(X, codes, decoded)
+        edits_X = self._param("mode") == "edit"
+        codes = decoded = reached = None
+        if details is not None:  # the report needs X's codes and their decoding
+            codes = self._encode(windows)
+            decoded = self._decode(codes)
+        if self.edit == "optimize" and self.space == "input":
+            moves, reached = self._search(windows, predictions)
+            # Moves are added to X's own values: what the search left alone
+            # comes back bit for bit.
+            new_windows = np.where(moves != 0, windows + moves, windows)
+        else:
+            if codes is None:
+                codes = self._encode(windows)
+            if edits_X and decoded is None:
+                decoded = self._decode(codes)
+            offset = windows - decoded if edits_X else None
+            if self.edit == "optimize":
+                moves, reached = self._search(codes, predictions, offset)
+                new_codes = codes + moves
+            else:
+                new_codes = self._edit_codes(codes, predictions)
+            new_windows = self._decode(new_codes)
+            if edits_X:
+                change = new_windows - decoded
+                new_windows = np.where(change != 0, windows + change, windows)
+        if details is not None:
+            details.update(windows=windows, decoded=decoded, reached=reached)
+        return np.asarray(self._rows(X, new_windows), dtype=X.dtype)
+
+    def _report(self, X, X_new, predictions, details):
         report = {
             "validity": None,
             "validity_before": None,
@@ -351,7 +357,7 @@ class LatentReshaper(BaseReshaper):
             "target_gap_after": None,
             "proximity": float(np.mean(np.abs(X_new - X))),
             "plausibility": self._reconstruction_error(X_new),
-            "plausibility_before": float(np.mean(np.abs(decoded - windows))),
+            "plausibility_before": float(np.mean(np.abs(details["decoded"] - details["windows"]))),
             "predictions_before": None,
             "predictions_after": None,
             "searched_validity": None,
@@ -366,12 +372,12 @@ class LatentReshaper(BaseReshaper):
             report["validity"] = float(self._reached(self._flat(after), target).mean())
             report["target_gap_before"] = float(np.mean(np.abs(self._flat(before) - target)))
             report["target_gap_after"] = float(np.mean(np.abs(self._flat(after) - target)))
-            report["searched_validity"] = float(searched_reached.mean())
+            report["searched_validity"] = float(details["reached"].mean())
         return report
 
     # -- internals -------------------------------------------------------------
 
-    def _check_edit_settings(self):
+    def _check_settings(self):
         if self.model is None and (self.edit in _PREDICTOR_EDITS):
             raise ValueError(
                 f"edit={self.edit!r} needs the model's predictions, but model=None. "
@@ -401,24 +407,11 @@ class LatentReshaper(BaseReshaper):
             )
         return pair
 
-    def _window_without_model(self, X, autoencoder):
-        if X.ndim == 3:
-            return None
-        if autoencoder is not None:
-            steps = _keras.model_input_shape(autoencoder[0])[0]
-            if self.window is not None and steps is not None and steps != self.window:
-                raise ValueError(
-                    f"window={self.window}, but the autoencoder takes windows of "
-                    f"{steps} timesteps. Set window={steps} or leave window=None."
-                )
-            return self.window or steps or DEFAULT_WINDOW
-        return self.window or DEFAULT_WINDOW
-
     def _check_autoencoder(self, windows):
         """The given pair must map these windows to codes and back."""
         try:
-            codes = predict_windows(self.encoder_, windows[:2])
-            decoded = predict_windows(self.decoder_, codes)
+            codes = self._encode(windows[:2])
+            decoded = self._decode(codes)
         except Exception as error:
             raise ValueError(
                 f"The autoencoder could not encode and decode windows of shape "
@@ -453,10 +446,10 @@ class LatentReshaper(BaseReshaper):
         )
 
     def _encode(self, windows):
-        return predict_windows(self.encoder_, windows)
+        return self._predict_windows(self.encoder_, windows)
 
     def _decode(self, codes):
-        return predict_windows(self.decoder_, codes)
+        return self._predict_windows(self.decoder_, codes)
 
     @staticmethod
     def _flat(predictions):
@@ -473,39 +466,6 @@ class LatentReshaper(BaseReshaper):
 
     def _reached(self, predictions, target):
         return np.all(np.abs(predictions - target) <= self.tol * self.prediction_scale_, axis=1)
-
-    def _edited(self, X, codes=None, decoded=None):
-        """The edited X, and for a search which searched windows reached the target.
-
-        ``codes`` and ``decoded``: X's codes and their decoded windows, if already known.
-        """
-        # edit, target and space may have been set after fit.
-        self._check_edit_settings()
-        windows = self._windows(X)
-        needs_predictions = self.edit == "optimize" or callable(self.edit)
-        predictions = self._predict(X) if needs_predictions and self.model_ is not None else None
-        reached = None
-        if self.edit == "optimize" and self.space == "input":
-            moves, reached = self._search(windows, predictions)
-            # Moves are added to X's own values: what the search left alone
-            # comes back bit for bit.
-            new_windows = np.where(moves != 0, windows + moves, windows)
-        else:
-            if codes is None:
-                codes = self._encode(windows)
-            if self.residual and decoded is None:
-                decoded = self._decode(codes)
-            offset = windows - decoded if self.residual else None
-            if self.edit == "optimize":
-                moves, reached = self._search(codes, predictions, offset)
-                codes = codes + moves
-            else:
-                codes = self._edit_codes(codes, predictions)
-            new_windows = self._decode(codes)
-            if self.residual:
-                change = new_windows - decoded
-                new_windows = np.where(change != 0, windows + change, windows)
-        return np.asarray(self._rows(X, new_windows, self.fold), dtype=X.dtype), reached
 
     def _edit_codes(self, codes, predictions):
         if self.edit == "noise":

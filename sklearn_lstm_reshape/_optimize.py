@@ -112,18 +112,12 @@ def _search_model(predictor, decoder, with_offset, shape, target):
     Building one compiles its training step (a second or more on JAX); its
     settings are variables, so a cached one serves any settings.
     """
-    key = (
-        _keras.model_fingerprint(predictor),
-        None if decoder is None else _keras.model_fingerprint(decoder),
-        with_offset,
-        shape,
-        target.shape[1],
+    n_outputs = target.shape[1]
+    return _cache.memoize(
+        _cache.search_models,
+        _cache.search_key(predictor, decoder, with_offset, shape, n_outputs),
+        lambda: _search_class()(predictor, decoder, with_offset, shape, n_outputs),
     )
-    search = _cache.search_models.get(key)
-    if search is None:
-        search = _search_class()(predictor, decoder, with_offset, shape, target.shape[1])
-        _cache.search_models.put(key, search)
-    return search
 
 
 def _converged(losses):

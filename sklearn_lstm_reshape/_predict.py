@@ -7,12 +7,11 @@ by (model, data, window): grid candidates that change only what happens
 *after* the prediction (a threshold, an action) do not run the model again.
 """
 
-import hashlib
 import sys
 
 import numpy as np
 
-from . import _cache, _keras
+from . import _cache
 from ._windows import sliding_windows
 
 # Bytes of float32 windows copied and handed to Keras at once. Small enough to
@@ -28,14 +27,6 @@ _MIN_BATCH = 32
 # bound, not the input chunk, sets transform's memory: 131,072 steps of 64
 # units are 32 MiB. Windows of up to 32 steps keep the full default batch.
 _MAX_BATCH_TIMESTEPS = 2**17
-
-
-def data_fingerprint(X):
-    """Digest of an array's dtype, shape and values."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{X.dtype.str}{X.shape}".encode())
-    digest.update(np.ascontiguousarray(X).view(np.uint8).data)
-    return digest.hexdigest()
 
 
 def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
@@ -61,21 +52,18 @@ def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
     predictions : read-only ndarray of shape (n_windows, *output_shape), float32
         One prediction per window, in window order.
     """
-    key = (
-        _keras.model_fingerprint(model),
-        data_fingerprint(X),
-        window if X.ndim == 2 else None,
-        batch_size,
-    )
-    predictions = _cache.predictions.get(key)
-    if predictions is None:
+
+    def compute():
         windows = sliding_windows(X, window) if X.ndim == 2 else X
         predictions = predict_windows(
             model, windows, batch_size=batch_size, verbose=verbose, label=label
         )
         predictions.flags.writeable = False
-        _cache.predictions.put(key, predictions)
-    return predictions
+        return predictions
+
+    return _cache.memoize(
+        _cache.predictions, _cache.prediction_key(model, X, window, batch_size), compute
+    )
 
 
 def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, label=""):

@@ -1,18 +1,14 @@
 """ThresholdReshaper: score rows with an LSTM, flag those past a threshold,
 and act on them."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from . import _keras
-from ._base import BaseReshaper
-from .utils._sklearn_compat import (
-    Interval,
-    StrOptions,
-    _fit_context,
-)
+from ._base import DEPRECATED, BaseReshaper
+from .utils._docstrings import fill_doc
+from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 _SCORES = ("residual", "reconstruction", "output")
 # Scores that compare X with what the model says X should be; only these give
@@ -20,6 +16,7 @@ _SCORES = ("residual", "reconstruction", "output")
 _EXPECTATION_SCORES = ("residual", "reconstruction")
 
 
+@fill_doc
 class ThresholdReshaper(BaseReshaper):
     """Flag the rows an LSTM scores past a threshold, and repair or mark them.
 
@@ -34,16 +31,9 @@ class ThresholdReshaper(BaseReshaper):
 
     Parameters
     ----------
-    model : keras.Model, str, os.PathLike or None, default=None
-        The fitted Keras model: a ``keras.Model``, the path of a ``.keras``
-        file, or None to build an LSTM forecaster and train it on X in
-        ``fit`` (see :func:`~sklearn_lstm_reshape.models.train_forecaster`).
-        A given model is frozen: it is never trained or modified.
+    {{model}}
 
-    window : int or None, default=None
-        Rows per window when X is a 2-D series. None takes the model's input
-        length, or 24 when the model accepts any length. Ignored for a 3-D
-        panel (see :ref:`data_conventions`), whose sequences are the windows.
+    {{window}}
 
     score_by : {"auto", "residual", "reconstruction", "output"} or callable, \
             default="auto"
@@ -111,30 +101,26 @@ class ThresholdReshaper(BaseReshaper):
         Append the flags as extra columns (1.0 flagged, 0.0 not), one per
         score column, as :class:`~sklearn.impute.SimpleImputer` does.
 
-    units : int, default=32
-        LSTM units of the default forecaster (``model=None`` only).
+    {{units}}
 
     epochs : int, default=10
-        Training epochs of the default forecaster (``model=None`` only).
+        Training epochs of the default forecaster, the one network ``fit``
+        trains (``model=None`` only).
 
-    batch_size : int, default=4096
-        Windows per forward pass of the model. Larger batches are faster and
-        use more memory; for windows longer than 32 rows the batch is lowered
-        so that one pass holds at most 131,072 timesteps.
+    {{predict_batch_size}}
 
-    verbose : int, default=0
-        Print training and prediction progress when > 0.
+    batch_size : int, default="deprecated"
+        {{renamed old=batch_size new=predict_batch_size}}
 
-    random_state : int, RandomState instance or None, default=None
-        Seeds the training of the default forecaster.
+    {{verbose}}
+
+    {{random_state draws=""}}
 
     Attributes
     ----------
-    model_ : keras.Model
-        The model used: the given one, the loaded one, or the trained default.
+    {{fitted_model}}
 
-    window_ : int or None
-        Window length used for 2-D series (None when fitted on a panel).
+    {{window_}}
 
     score_by_ : str or callable
         The score used: ``"residual"``, ``"reconstruction"``, ``"output"`` or
@@ -147,12 +133,7 @@ class ThresholdReshaper(BaseReshaper):
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).
 
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during ``fit``, when X has string column
-        names.
+    {{n_features_in_}}
 
     See Also
     --------
@@ -166,6 +147,19 @@ class ThresholdReshaper(BaseReshaper):
     reconstruction or output score, the first ``window - 1``. Their scores
     are NaN. For a 3-D panel with a sequence forecaster, the first step of
     each sequence.
+
+    ``report(X)`` returns a dict:
+
+    - ``rows``: rows (timesteps) in X;
+    - ``rows_flagged``, ``fraction_flagged``: rows with at least one flagged
+      value, as a count and a fraction of ``rows``;
+    - ``values_changed``: values that differ from X (NaN counts);
+    - ``mean_abs_change``: mean ``|X_new - X|`` over all values (values made
+      NaN left out);
+    - ``mean_score_before``, ``mean_score_after``: the mean score of X and of
+      ``X_new``, re-scored by the model (windows with NaN left out);
+    - ``model_error_before``, ``model_error_after``: the same, when the score
+      is the model's absolute forecast or reconstruction error, else None.
 
     Predictions, and default models trained with an int ``random_state``, are
     cached (see :func:`~sklearn_lstm_reshape.clear_cache`), so refitting with
@@ -194,7 +188,9 @@ class ThresholdReshaper(BaseReshaper):
         "action": [StrOptions({"forecast", "interpolate", "nan", "clip", "scale"}), callable],
         "factor": [Real],
         "add_indicator": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Hidden(StrOptions({DEPRECATED}))],
     }
+    _renamed_params = {"batch_size": ("predict_batch_size", None)}
 
     def __init__(
         self,
@@ -211,7 +207,8 @@ class ThresholdReshaper(BaseReshaper):
         add_indicator=False,
         units=32,
         epochs=10,
-        batch_size=4096,
+        predict_batch_size=4096,
+        batch_size=DEPRECATED,
         verbose=0,
         random_state=None,
     ):
@@ -227,72 +224,18 @@ class ThresholdReshaper(BaseReshaper):
         self.add_indicator = add_indicator
         self.units = units
         self.epochs = epochs
+        self.predict_batch_size = predict_batch_size
         self.batch_size = batch_size
         self.verbose = verbose
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Resolve the model, then calibrate the threshold on X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-            One series, or a panel of sequences.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ThresholdReshaper
-            The fitted reshaper.
-        """
-        X = self._validate_X(X, reset=True)
-        self._fit_model(X)
-        self.score_by_ = self._resolve_score(X)
-        self._check_action()
-        self._check_rows(X)
-        scores = self._scores(X, self._predict(X))
-        self.threshold_ = self._calibrate(scores)
-        rows = X.reshape(-1, X.shape[-1])
-        self.data_min_ = rows.min(axis=0)
-        self.data_max_ = rows.max(axis=0)
-        return self
-
-    def transform(self, X):
-        """Apply the action to the flagged values of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
-            Data shaped like the data seen in ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of the shape of X (plus the indicator columns when \
-                ``add_indicator``)
-            A new array of X's float dtype; unflagged values are X's.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        predictions = self._predict(X)
-        # The scores are a temporary: freed before X_new is allocated.
-        flags = self._flags(self._scores(X, predictions))
-        X_new = self._reshape(X, predictions, flags)
-        if self.add_indicator:
-            indicator = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1]))
-            X_new = np.concatenate([X_new, indicator.astype(X_new.dtype)], axis=-1)
-        return X_new
-
+    @fill_doc
     def score_samples(self, X):
         """Score every row of X; rows without a full history score NaN.
 
         Parameters
         ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
+        {{X}}
 
         Returns
         -------
@@ -300,60 +243,74 @@ class ThresholdReshaper(BaseReshaper):
                 per feature
             For a panel scored per sequence, one score per sequence and step.
         """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X, predictions = self._prepare(X)
         scores = np.broadcast_to(
-            self._scores(X, self._predict(X)), (*X.shape[:-1], self.threshold_.shape[-1])
+            self._scores(X, predictions), (*X.shape[:-1], self.threshold_.shape[-1])
         )
         return np.array(scores[..., 0] if scores.shape[-1] == 1 else scores)
 
+    @fill_doc
     def flag(self, X):
         """The boolean mask of the values ``transform`` would act on.
 
         Parameters
         ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
+        {{X}}
 
         Returns
         -------
         mask : ndarray of bool, of the shape of X
         """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        flags = self._flags(self._scores(X, self._predict(X)))
+        X, predictions = self._prepare(X)
+        flags = self._flags(self._scores(X, predictions))
         return np.array(np.broadcast_to(flags, X.shape))
 
-    def report(self, X):
-        """Figures about what ``transform(X)`` changes.
+    # -- the strategy's hooks ----------------------------------------------------
 
-        Parameters
-        ----------
-        X : array-like of shape (n_timesteps, n_features) or \
-                (n_sequences, timesteps, n_features)
+    def _resolve(self, X):
+        self.score_by_ = self._resolve_score(X)
 
-        Returns
-        -------
-        report : dict
-            - ``rows``: rows (timesteps) in X;
-            - ``rows_flagged``, ``fraction_flagged``: rows with at least one
-              flagged value, as a count and a fraction of ``rows``;
-            - ``values_changed``: values that differ from X (NaN counts);
-            - ``mean_abs_change``: mean ``|X_new - X|`` over all values
-              (values made NaN left out);
-            - ``mean_score_before``, ``mean_score_after``: the mean score of
-              X and of ``X_new``, re-scored by the model (windows with NaN
-              left out);
-            - ``model_error_before``, ``model_error_after``: the same, when
-              the score is the model's absolute forecast or reconstruction
-              error, else None.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        predictions = self._predict(X)
+    def _check_settings(self):
+        if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
+            raise ValueError(
+                f"action='forecast' replaces flagged values with the model's "
+                f"forecast or reconstruction, but score_by={self.score_by_!r} gives "
+                f"neither. Use action='interpolate', 'nan', 'clip' or 'scale', "
+                f"or a model that forecasts or reconstructs X."
+            )
+
+    def _fit_strategy(self, X, predictions):
+        self.threshold_ = self._calibrate(self._scores(X, predictions))
+        rows = X.reshape(-1, X.shape[-1])
+        self.data_min_ = rows.min(axis=0)
+        self.data_max_ = rows.max(axis=0)
+
+    def _edit(self, X, predictions, details):
         scores = self._scores(X, predictions)
         flags = self._flags(scores)
+        if details is None:
+            del scores  # a temporary: freed before X_new is allocated
+        else:
+            details["scores"], details["flags"] = scores, flags
         X_new = self._reshape(X, predictions, flags)
+        if self.add_indicator:
+            indicator = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1]))
+            X_new = np.concatenate([X_new, indicator.astype(X_new.dtype)], axis=-1)
+        return X_new
+
+    def _added_columns(self):
+        return self.threshold_.shape[-1] if self.add_indicator else 0
+
+    def _added_names(self, names):
+        if not self.add_indicator:
+            return []
+        if self.threshold_.shape[-1] == 1:
+            return ["flagged"]
+        return [f"flagged_{name}" for name in names]
+
+    def _report(self, X, X_new, predictions, details):
+        scores, flags = details["scores"], details["flags"]
+        X_new = X_new[..., : X.shape[-1]]
         row_flags = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1])).any(axis=-1)
         change = np.abs(X_new - X)
         score_before = _mean_score(scores)
@@ -370,28 +327,6 @@ class ThresholdReshaper(BaseReshaper):
             "model_error_before": score_before if is_error else None,
             "model_error_after": score_after if is_error else None,
         }
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names: the input names, then the indicator columns.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Input feature names; by default ``feature_names_in_`` or
-            ``x0, x1, ...``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str
-        """
-        names = super().get_feature_names_out(input_features)
-        if not self.add_indicator:
-            return names
-        if self.threshold_.shape[-1] == 1:
-            indicators = ["flagged"]
-        else:
-            indicators = [f"flagged_{name}" for name in names]
-        return np.concatenate([names, np.asarray(indicators, dtype=object)])
 
     # -- scores ----------------------------------------------------------------
 
@@ -566,27 +501,15 @@ class ThresholdReshaper(BaseReshaper):
 
     # -- actions ---------------------------------------------------------------
 
-    def _check_action(self):
-        # Also called in transform: the action may be set after fit.
-        if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
-            raise ValueError(
-                f"action='forecast' replaces flagged values with the model's "
-                f"forecast or reconstruction, but score_by={self.score_by_!r} gives "
-                f"neither. Use action='interpolate', 'nan', 'clip' or 'scale', "
-                f"or a model that forecasts or reconstructs X."
-            )
-
     def _reshape(self, X, predictions, flags):
         """The copy of X with the action applied where ``flags`` say."""
-        self._check_action()
         mask = np.broadcast_to(flags, X.shape)
         X_new = np.array(X, copy=True, order="C")
         action = self.action
         if callable(action):
-            # Unlike a view with its flag cleared, this view cannot be made
-            # writeable again, so the action cannot reach the caller's X.
-            readonly = np.lib.stride_tricks.as_strided(X, writeable=False)
-            replacement = np.asarray(action(readonly, mask.copy()))
+            # X is a view that cannot be made writeable again (see _base):
+            # the action cannot reach the caller's X.
+            replacement = np.asarray(action(X, mask.copy()))
             if replacement.shape != X.shape:
                 raise ValueError(
                     f"action(X, mask) must return an array of X's shape "

@@ -370,16 +370,10 @@ def make_cvae(
     >>> [tuple(o.shape) for o in encoder.outputs], tuple(decoder.output.shape)
     ([(None, 4), (None, 4)], (None, 24, 3))
     """
+    window_stats = _stats(window_mean, window_variance, n_features)
+    condition_stats = _stats(condition_mean, condition_variance, condition_size)
     encoder, decoder, _ = _cvae_networks(
-        window,
-        n_features,
-        condition_size,
-        latent_dim,
-        units,
-        window_mean,
-        window_variance,
-        condition_mean,
-        condition_variance,
+        (window, n_features, condition_size), latent_dim, units, window_stats, condition_stats
     )
     return encoder, decoder
 
@@ -390,22 +384,19 @@ def _stats(mean, variance, size):
     return mean, variance
 
 
-def _cvae_networks(
-    window,
-    n_features,
-    condition_size,
-    latent_dim,
-    units,
-    window_mean,
-    window_variance,
-    condition_mean,
-    condition_variance,
-):
-    """Encoder, decoder in raw units, and the decoder up to standardised output."""
+def _cvae_networks(shape, latent_dim, units, window_stats, condition_stats):
+    """Encoder, decoder in raw units, and the decoder up to standardised output.
+
+    ``shape`` is ``(window, n_features, condition_size)``; the stats are
+    ``(mean, variance)`` pairs of the windows' features and of the conditions.
+    """
     keras = _keras.import_keras()
     layers = keras.layers
-    window_mean, window_variance = _stats(window_mean, window_variance, n_features)
-    condition_mean, condition_variance = _stats(condition_mean, condition_variance, condition_size)
+    window, n_features, condition_size = shape
+    (window_mean, window_variance), (condition_mean, condition_variance) = (
+        window_stats,
+        condition_stats,
+    )
 
     windows = keras.Input((window, n_features), name="window")
     condition = keras.Input((condition_size,), name="condition")
@@ -515,15 +506,11 @@ def train_cvae(
     closed_loop = predictor is not None and condition_weight > 0
     with _keras.seeded(_keras.seed_from(random_state)):
         encoder, decoder, decoder_standardised = _cvae_networks(
-            windows.shape[1],
-            windows.shape[2],
-            conditions.shape[1],
+            (*windows.shape[1:], conditions.shape[1]),
             latent_dim,
             units,
-            window_mean,
-            window_variance,
-            condition_mean,
-            condition_variance,
+            (window_mean, window_variance),
+            (condition_mean, condition_variance),
         )
         trainer = _cvae_trainer_class()(
             encoder,

@@ -1,5 +1,8 @@
-"""scikit-learn's estimator checks, run on every public estimator."""
+"""scikit-learn's estimator checks, run on every public estimator in several
+configurations: the default model, a given model, a 3-D panel, and each family
+of actions and edits (the configurations of imbalanced-learn's INIT_PARAMS)."""
 
+import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
@@ -11,11 +14,93 @@ from sklearn.utils.estimator_checks import (
 
 from sklearn_lstm_reshape import GenerativeReshaper, LatentReshaper, ThresholdReshaper
 
+# The checks draw data with anything from 1 to about 20 features, so a given
+# model must take any number of features: this LSTM forecasts each feature from
+# its own past (channel-independent), with the same weights for every feature.
+CHECK_WINDOW = 3
+
+
+def any_features_forecaster():
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    windows = keras.Input((CHECK_WINDOW, None))
+    per_feature = keras.layers.Reshape((-1, CHECK_WINDOW, 1))(keras.layers.Permute((2, 1))(windows))
+    hidden = keras.layers.TimeDistributed(keras.layers.LSTM(4))(per_feature)
+    forecast = keras.layers.Reshape((-1,))(keras.layers.Dense(1)(hidden))
+    return keras.Model(windows, forecast, name="channel_independent_forecaster")
+
+
+# Module-level functions, so that the estimators holding them pickle.
+def halve_flagged(X, mask):
+    return X / 2
+
+
+def one_sd_warmer(predictions):
+    return predictions + predictions.std(axis=0)
+
+
+def shrink_codes(codes, predictions):
+    return 0.5 * codes
+
+
+class RowsAsSequences:
+    """scikit-learn's checks pass 2-D X only: this adapter of a reshaper takes
+    each row of X as one univariate sequence of a 3-D panel, so that the
+    checks run the reshaper's panel path (from validation of the 2-D X on)."""
+
+    def _validate_X(self, X, *, reset):
+        return super()._validate_X(X, reset=reset)[:, :, np.newaxis]
+
+    def _checked(self, X, X_new):
+        return super()._checked(X, X_new)[:, :, 0]
+
+    def _check_rows(self, X, **kwargs):
+        """A panel has no series too short to window."""
+
+
+class ThresholdOnRows(RowsAsSequences, ThresholdReshaper):
+    pass
+
+
+class GenerativeOnRows(RowsAsSequences, GenerativeReshaper):
+    pass
+
+
+class LatentOnRows(RowsAsSequences, LatentReshaper):
+    pass
+
+
+LSTM = any_features_forecaster()
 # Tiny models trained for one epoch: the checks are about the API, not accuracy.
+TINY = dict(units=4, epochs=1, random_state=0)
+GENERATIVE = dict(latent_dim=2, **TINY)
+
 ESTIMATORS = [
-    ThresholdReshaper(window=3, units=4, epochs=1, random_state=0),
-    GenerativeReshaper(window=3, latent_dim=2, units=4, epochs=1, random_state=0),
-    LatentReshaper(window=3, latent_dim=2, units=4, epochs=1, random_state=0),
+    # ThresholdReshaper: the default model, then each family of actions.
+    ThresholdReshaper(window=CHECK_WINDOW, **TINY),
+    ThresholdReshaper(LSTM, action="interpolate"),
+    ThresholdReshaper(LSTM, action="nan", add_indicator=True),
+    ThresholdReshaper(LSTM, action="clip", side="both", per_feature=False),
+    ThresholdReshaper(LSTM, action="scale", contamination=0.2),
+    ThresholdReshaper(LSTM, action=halve_flagged, score_by="output"),
+    # GenerativeReshaper: the default model, a given one under a request
+    # (an edit) and under its own predictions (a regeneration).
+    GenerativeReshaper(window=CHECK_WINDOW, **GENERATIVE),
+    GenerativeReshaper(LSTM, condition=one_sd_warmer, **GENERATIVE),
+    GenerativeReshaper(LSTM, mode="regenerate", overlap="last", sample=True, **GENERATIVE),
+    # LatentReshaper: no model, then each family of edits (a callable on the panel).
+    LatentReshaper(window=CHECK_WINDOW, **GENERATIVE),
+    LatentReshaper(LSTM, edit="shift", mode="edit", **GENERATIVE),
+    LatentReshaper(LSTM, edit="optimize", target=one_sd_warmer, steps=5, **GENERATIVE),
+]
+# Each sequence of a panel is transformed on its own, so unlike a series's
+# rows, sequences can be reordered or subset: no check is expected to fail.
+PANELS = [
+    ThresholdOnRows(**TINY),
+    GenerativeOnRows(**GENERATIVE),
+    LatentOnRows(edit=shrink_codes, overlap="last", **GENERATIVE),
 ]
 
 ROW_ORDER = (
@@ -30,10 +115,25 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
+PANEL_EXPECTED_FAILED_CHECKS = {
+    "check_fit2d_1feature": (
+        "a row of one feature is a sequence of one timestep, which the default "
+        "forecaster of a panel refuses (it forecasts step t + 1 from step t) with an "
+        "error that names timesteps, not features"
+    ),
+}
+
+
+def expected_failed_checks(estimator):
+    if isinstance(estimator, LatentOnRows):
+        return {}  # no default forecaster to refuse a one-step sequence
+    if isinstance(estimator, RowsAsSequences):
+        return PANEL_EXPECTED_FAILED_CHECKS
+    return EXPECTED_FAILED_CHECKS
+
+
 @parametrize_with_checks(
-    ESTIMATORS,
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
-    xfail_strict=True,
+    ESTIMATORS + PANELS, expected_failed_checks=expected_failed_checks, xfail_strict=True
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -49,6 +149,6 @@ def test_sklearn_compatible(estimator, check):
     ],
     ids=lambda check: check.__name__,
 )
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+@pytest.mark.parametrize("estimator", ESTIMATORS + PANELS, ids=repr)
 def test_checks_outside_the_default_set(estimator, check):
     check(type(estimator).__name__, estimator)

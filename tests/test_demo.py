@@ -41,7 +41,7 @@ def test_demo_prints_one_table_and_writes_one_figure(tmp_path, capsys):
     latent = results["latent"]["reports"]
     assert list(latent) == [
         "search in latent space",
-        "search in latent space, residual",
+        "search in latent space, edit X",
         "search in input space",
     ]
     for report in latent.values():

@@ -57,7 +57,7 @@ def test_last_fold_follows_the_requested_condition_more_closely(fitted, series):
     X = series.X_clean[300:]
     requested = lambda p: p + 1.0  # noqa: E731
     mean = with_condition(fitted, requested).report(X)
-    last = with_condition(fitted, requested).set_params(fold="last").report(X)
+    last = with_condition(fitted, requested).set_params(overlap="last").report(X)
     assert last["condition_gap_after"] < mean["condition_gap_after"] < 1.0
 
 
@@ -122,7 +122,7 @@ def test_the_closed_loop_term_makes_the_decoder_obey_the_condition(fitted, serie
     gaps = {}
     for weight in (0.0, 1.0):
         gen = clone(fitted).set_params(
-            condition=lambda p: p + 1.0, condition_weight=weight, residual=False, fold="last"
+            condition=lambda p: p + 1.0, condition_weight=weight, mode="regenerate", overlap="last"
         )
         gaps[weight] = gen.fit(series.X_clean[:300]).report(X)["condition_gap_after"]
     assert gaps[1.0] < 0.9 * gaps[0.0]

@@ -91,7 +91,7 @@ def search(fitted, **params):
 
 @pytest.mark.parametrize(
     "params, gap_ratio, validity",
-    [(dict(space="input"), 0.5, 0.9), (dict(space="latent", residual=True), 0.7, 0.0)],
+    [(dict(space="input"), 0.5, 0.9), (dict(space="latent", mode="edit"), 0.7, 0.0)],
     ids=["input", "latent"],
 )
 def test_optimize_brings_the_predictions_to_the_target(
@@ -108,14 +108,14 @@ def test_optimize_brings_the_predictions_to_the_target(
     assert report["validity"] == report["searched_validity"]
 
 
-def test_a_residual_edit_keeps_what_the_autoencoder_cannot_reproduce(fitted_panel, panel):
+def test_editing_X_keeps_what_the_autoencoder_cannot_reproduce(fitted_panel, panel):
     X = panel[80:]
-    plain, residual = (search(fitted_panel, residual=r).report(X) for r in (False, True))
+    plain, edited_X = (search(fitted_panel, mode=m).report(X) for m in ("regenerate", "edit"))
     # Decoding replaces X by its reconstruction, whose error alone moves the
     # predictions: the plain latent search starts far from X and stays there.
-    assert residual["proximity"] < 0.5 * plain["proximity"]
-    assert residual["validity"] > plain["validity"]
-    np.testing.assert_array_equal(edited(fitted_panel, scale=0.0, residual=True).transform(X), X)
+    assert edited_X["proximity"] < 0.5 * plain["proximity"]
+    assert edited_X["validity"] > plain["validity"]
+    np.testing.assert_array_equal(edited(fitted_panel, scale=0.0, mode="edit").transform(X), X)
 
 
 def test_windows_already_at_the_target_are_left_as_they_are(fitted_panel, panel):

@@ -354,6 +354,14 @@ def test_data_the_model_cannot_take(series, forecaster):
         ThresholdReshaper(forecaster).fit(panel)
 
 
+def test_a_panel_too_short_for_the_default_forecaster(series):
+    panel = series.X[:50, None, :]
+    with pytest.raises(
+        ValueError, match="sequences have 1 timestep, but the default forecaster of a panel"
+    ):
+        ThresholdReshaper(epochs=1).fit(panel)
+
+
 def test_score_that_does_not_match_the_model(series, scorer, forecaster):
     with pytest.raises(
         ValueError,

@@ -3,7 +3,7 @@
 Training an autoencoder costs seconds, so the reshapers are fitted once per
 module, on fixed data, and only the data they transform is drawn. The edit
 and its settings (``edit``, ``scale``, ``target``, ``space``, ``steps``,
-``fold``, ``random_state`` for the noise) are read only in ``transform``, so
+``overlap``, ``random_state`` for the noise) are read only in ``transform``, so
 the variants are copies of a fitted reshaper (made by a pickle round trip)
 with other parameters, not refits.
 
@@ -155,8 +155,8 @@ def make_variants(cases):
         made[name, "noise random_state=1"] = case.variant(edit="noise", random_state=1)
         made[name, "noise scale=0"] = case.variant(edit="noise", scale=0.0)
         made[name, "identity"] = case.variant(edit=identity_edit)
-        made[name, "residual noise scale=0"] = case.variant(scale=0.0, residual=True)
-        made[name, "residual identity"] = case.variant(edit=identity_edit, residual=True)
+        made[name, "edit X, noise scale=0"] = case.variant(scale=0.0, mode="edit")
+        made[name, "edit X, identity"] = case.variant(edit=identity_edit, mode="edit")
         made[name, "reached input"] = case.variant(
             **SEARCH, space="input", target=current_prediction
         )
@@ -300,8 +300,8 @@ def test_zero_noise_is_the_plain_reconstruction(cases, variants, data):
     case = cases[data.draw(st.sampled_from(CASE_NAMES), label="case")]
     X = draw_X(data, case)
     fold = data.draw(st.sampled_from(FOLDS), label="fold")
-    zero_noise = variants[case.name, "noise scale=0"].set_params(fold=fold)
-    identity = variants[case.name, "identity"].set_params(fold=fold)
+    zero_noise = variants[case.name, "noise scale=0"].set_params(overlap=fold)
+    identity = variants[case.name, "identity"].set_params(overlap=fold)
 
     X_new = zero_noise.transform(X)
     assert_bits_equal(identity.transform(X), X_new)
@@ -311,14 +311,14 @@ def test_zero_noise_is_the_plain_reconstruction(cases, variants, data):
 
 
 @given(data=st.data())
-def test_residual_edit_of_unchanged_codes_gives_X(cases, variants, data):
-    # residual=True adds to X the change the edit makes to the decoded window;
+def test_editing_X_with_unchanged_codes_gives_X(cases, variants, data):
+    # mode="edit" adds to X the change the edit makes to the decoded window;
     # an edit that leaves every code as it is makes none.
     case = cases[data.draw(st.sampled_from(CASE_NAMES), label="case")]
     X = draw_X(data, case)
     fold = data.draw(st.sampled_from(FOLDS), label="fold")
-    for name in ("residual noise scale=0", "residual identity"):
-        X_new = variants[case.name, name].set_params(fold=fold).transform(X)
+    for name in ("edit X, noise scale=0", "edit X, identity"):
+        X_new = variants[case.name, name].set_params(overlap=fold).transform(X)
         assert X_new.dtype == X.dtype
         np.testing.assert_array_equal(X_new, X)
 
@@ -335,7 +335,7 @@ def test_input_search_from_reached_windows_gives_X(cases, variants, case_name, d
     case = cases[case_name]
     X = draw_X(data, case, "optimize input")
     fold = data.draw(st.sampled_from(FOLDS), label="fold")
-    reshaper = variants[case_name, "reached input"].set_params(fold=fold)
+    reshaper = variants[case_name, "reached input"].set_params(overlap=fold)
 
     assert_bits_equal(reshaper.transform(X), X)
     report = reshaper.report(X)
@@ -359,7 +359,7 @@ def test_input_search_from_reached_windows_keeps_negative_zeros(cases, variants,
     case = cases[case_name]
     X = fixed_X(case, np.float32)
     X.flat[0] = -0.0  # -0.0 + 0.0 is +0.0: an unmoved value must be kept, not added to
-    reshaper = variants[case_name, "reached input"].set_params(fold="mean")
+    reshaper = variants[case_name, "reached input"].set_params(overlap="mean")
 
     assert_bits_equal(reshaper.transform(X), X)
 
@@ -370,7 +370,7 @@ def test_input_search_from_reached_windows_keeps_tiny_values(cases, variants, ca
     case = cases[case_name]
     X = fixed_X(case, dtype)
     X.flat[0] = 1e-40  # a float32 subnormal, which XLA's float32 flushes to zero
-    reshaper = variants[case_name, "reached input"].set_params(fold="mean")
+    reshaper = variants[case_name, "reached input"].set_params(overlap="mean")
 
     np.testing.assert_array_equal(reshaper.transform(X), X)
 
@@ -389,13 +389,13 @@ def test_latent_search_from_reached_codes_gives_the_reconstruction(
     decoded = predict_windows(fitted.decoder_, predict_windows(fitted.encoder_, case.windows(X)))
     on_decoded = predict_windows(fitted.model_, decoded)
     reshaper = variants[case_name, "reached latent"].set_params(
-        fold=fold, target=lambda predictions: on_decoded
+        overlap=fold, target=lambda predictions: on_decoded
     )
 
     X_new = reshaper.transform(X)
     assert_bits_equal(X_new, case.fold(decoded, X, fold))
     assert_bits_equal(
-        X_new, variants[case_name, "noise scale=0"].set_params(fold=fold).transform(X)
+        X_new, variants[case_name, "noise scale=0"].set_params(overlap=fold).transform(X)
     )
     assert reshaper.report(X)["searched_validity"] == 1.0
 

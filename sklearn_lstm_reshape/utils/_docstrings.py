@@ -74,8 +74,7 @@ feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of features seen during ``fit``, when X has string column
     names.""",
     "X": """\
-X : array-like of shape (n_timesteps, n_features) or \\
-        (n_sequences, timesteps, n_features)
+X : array-like of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_features)
     One series, or a panel of sequences, shaped like the data seen in
     ``fit``.""",
 }

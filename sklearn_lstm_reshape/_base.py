@@ -34,7 +34,9 @@ from ._windows import fold_windows, sliding_windows
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import (
     HasMethods,
+    Hidden,
     Interval,
+    StrOptions,
     _check_feature_names_in,
     _fit_context,
     validate_data,
@@ -496,6 +498,24 @@ def mode_of_residual(residual):
     if isinstance(residual, str):
         return residual  # "auto"
     return "edit" if residual else "regenerate"
+
+
+class WindowAutoencodingReshaper(BaseReshaper):
+    """Base of the strategies that code windows into a latent space and write
+    them back (generative and latent): the parameters they share, validated
+    and renamed once. Subclasses add the ``mode`` and ``residual`` options."""
+
+    _parameter_constraints: dict = {
+        **BaseReshaper._parameter_constraints,
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "overlap": [StrOptions({"mean", "last"})],
+        "fold": [StrOptions({"mean", "last"}), Hidden(StrOptions({DEPRECATED}))],
+    }
+    _renamed_params = {
+        "fold": ("overlap", None),
+        "residual": ("mode", mode_of_residual),
+    }
 
 
 def _read_only(X):

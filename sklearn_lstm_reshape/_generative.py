@@ -1,18 +1,18 @@
 """GenerativeReshaper: regenerate X with a conditional VAE conditioned on the
 LSTM's predictions."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._base import DEPRECATED, BaseReshaper, mode_of_residual
+from ._base import DEPRECATED, WindowAutoencodingReshaper
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 
 @fill_doc
-class GenerativeReshaper(BaseReshaper):
+class GenerativeReshaper(WindowAutoencodingReshaper):
     """Regenerate X under the LSTM's prediction, or under a requested one.
 
     A conditional variational autoencoder (CVAE) learns the windows of X
@@ -155,21 +155,13 @@ class GenerativeReshaper(BaseReshaper):
     """
 
     _parameter_constraints: dict = {
-        **BaseReshaper._parameter_constraints,
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        **WindowAutoencodingReshaper._parameter_constraints,
         "beta": [Interval(Real, 0, None, closed="left")],
         "condition_weight": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "overlap": [StrOptions({"mean", "last"})],
         "mode": [StrOptions({"auto", "edit", "regenerate"})],
         "sample": ["boolean"],
-        "fold": [StrOptions({"mean", "last"}), Hidden(StrOptions({DEPRECATED}))],
         "residual": [StrOptions({"auto"}), "boolean", Hidden(StrOptions({DEPRECATED}))],
-    }
-    _renamed_params = {
-        "fold": ("overlap", None),
-        "residual": ("mode", mode_of_residual),
     }
 
     def __init__(
@@ -295,4 +287,3 @@ class GenerativeReshaper(BaseReshaper):
         return self._predict_windows(
             self.decoder_, code, np.ascontiguousarray(conditions).reshape(len(conditions), -1)
         )
-

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import _keras
-from ._base import DEFAULT_WINDOW, DEPRECATED, BaseReshaper, mode_of_residual
+from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper
 from ._optimize import optimize_toward
 from ._predict import FORWARD_BATCH_SIZE
 from .utils._docstrings import fill_doc
@@ -18,7 +18,7 @@ _PREDICTOR_EDITS = ("shift", "optimize")
 
 
 @fill_doc
-class LatentReshaper(BaseReshaper):
+class LatentReshaper(WindowAutoencodingReshaper):
     """Edit X in an LSTM autoencoder's latent space, or toward a target prediction.
 
     An LSTM autoencoder encodes every window of X; ``transform`` edits the
@@ -209,9 +209,8 @@ class LatentReshaper(BaseReshaper):
     """
 
     _parameter_constraints: dict = {
-        **BaseReshaper._parameter_constraints,
+        **WindowAutoencodingReshaper._parameter_constraints,
         "autoencoder": [None, tuple, list],
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "edit": [StrOptions({"noise", "shift", "optimize"}), callable],
         "scale": [Interval(Real, 0, None, closed="left")],
         "target": [None, Real, "array-like", callable],
@@ -220,18 +219,11 @@ class LatentReshaper(BaseReshaper):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "proximity": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "overlap": [StrOptions({"mean", "last"})],
         "mode": [StrOptions({"regenerate", "edit"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "fold": [StrOptions({"mean", "last"}), Hidden(StrOptions({DEPRECATED}))],
         "residual": ["boolean", Hidden(StrOptions({DEPRECATED}))],
     }
     _frozen_params = ("model", "autoencoder")
     _trains_default_model = False
-    _renamed_params = {
-        "fold": ("overlap", None),
-        "residual": ("mode", mode_of_residual),
-    }
 
     def __init__(
         self,

@@ -188,7 +188,10 @@ class ThresholdReshaper(BaseReshaper):
         "action": [StrOptions({"forecast", "interpolate", "nan", "clip", "scale"}), callable],
         "factor": [Real],
         "add_indicator": ["boolean"],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), Hidden(StrOptions({DEPRECATED}))],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Hidden(StrOptions({DEPRECATED})),
+        ],
     }
     _renamed_params = {"batch_size": ("predict_batch_size", None)}
 

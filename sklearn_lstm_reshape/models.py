@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _keras
 from ._windows import sliding_windows
+from .utils._docstrings import fill_doc
 
 __all__ = [
     "make_autoencoder",
@@ -167,6 +168,7 @@ def train_forecaster(
     return network
 
 
+@fill_doc
 def make_autoencoder(window, n_features, *, latent_dim=8, units=32, mean=None, variance=None):
     """Build an (untrained) LSTM autoencoder of windows: its encoder and decoder.
 
@@ -179,14 +181,8 @@ def make_autoencoder(window, n_features, *, latent_dim=8, units=32, mean=None, v
 
     Parameters
     ----------
-    window : int
-        Timesteps per window.
-    n_features : int
-        Features per timestep.
-    latent_dim : int, default=8
-        Size of the code.
-    units : int, default=32
-        Units of the LSTM and dense layers.
+    {{window_shape}}
+    {{code_size}}
     mean, variance : array-like of shape (n_features,), default=None
         Per-feature statistics of the training windows (zeros and ones if None).
 
@@ -245,6 +241,7 @@ def _window_decoder(inputs, window, n_features, units, mean, variance):
     return standardised, raw
 
 
+@fill_doc
 def train_autoencoder(
     windows,
     *,
@@ -266,15 +263,8 @@ def train_autoencoder(
     Parameters
     ----------
     windows : array-like of shape (n_windows, window, n_features)
-    latent_dim : int, default=8
-    units : int, default=32
-    epochs : int, default=30
-    batch_size : int, default=64
-    learning_rate : float, default=5e-3
-    random_state : int or None, default=None
-        Seed of the weights and the shuffling.
-    verbose : int, default=0
-        0 is silent, 1 prints a line per epoch, 2 a progress bar.
+    {{code_size}}
+    {{training draws=" and the shuffling"}}
 
     Returns
     -------
@@ -312,6 +302,7 @@ def train_autoencoder(
     return encoder, decoder
 
 
+@fill_doc
 def make_cvae(
     window,
     n_features,
@@ -335,16 +326,10 @@ def make_cvae(
 
     Parameters
     ----------
-    window : int
-        Timesteps per window.
-    n_features : int
-        Features per timestep.
+    {{window_shape}}
     condition_size : int
         Values per condition (a flattened LSTM prediction).
-    latent_dim : int, default=8
-        Size of the code.
-    units : int, default=32
-        Units of the LSTM and dense layers.
+    {{code_size}}
     window_mean, window_variance : array-like of shape (n_features,), default=None
         Per-feature statistics of the training windows.
     condition_mean, condition_variance : array-like of shape (condition_size,), default=None
@@ -433,6 +418,7 @@ def _cvae_networks(shape, latent_dim, units, window_stats, condition_stats):
     return encoder, decoder, decoder_standardised
 
 
+@fill_doc
 def train_cvae(
     windows,
     conditions,
@@ -470,8 +456,7 @@ def train_cvae(
     ----------
     windows : array-like of shape (n_windows, window, n_features)
     conditions : array-like of shape (n_windows, condition_size)
-    latent_dim : int, default=8
-    units : int, default=32
+    {{code_size}}
     beta : float, default=1.0
         Weight of the KL term: lower reconstructs more closely, higher
         follows the condition more.
@@ -481,13 +466,7 @@ def train_cvae(
         without the closed-loop term.
     condition_weight : float, default=1.0
         Weight of the closed-loop term (ignored without ``predictor``).
-    epochs : int, default=30
-    batch_size : int, default=64
-    learning_rate : float, default=5e-3
-    random_state : int or None, default=None
-        Seed of the weights, the shuffling and the sampled codes.
-    verbose : int, default=0
-        0 is silent, 1 prints a line per epoch, 2 a progress bar.
+    {{training draws=", the shuffling and the sampled codes"}}
 
     Returns
     -------

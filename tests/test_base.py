@@ -29,8 +29,19 @@ class Shift(BaseReshaper):
 
     _trains_default_model = False
 
-    def __init__(self, model=None, *, offset=1.0, window=None, units=32, epochs=1,
-                 predict_batch_size=4096, verbose=0, random_state=None, misbehave=None):  # fmt: skip
+    def __init__(
+        self,
+        model=None,
+        *,
+        offset=1.0,
+        window=None,
+        units=32,
+        epochs=1,
+        predict_batch_size=4096,
+        verbose=0,
+        random_state=None,
+        misbehave=None,
+    ):
         self.model = model
         self.offset = offset
         self.window = window
@@ -80,7 +91,11 @@ def test_a_strategy_of_three_hooks_gets_fit_transform_and_report():
     ("misbehave", "error", "message"),
     [
         ("view", RuntimeError, "sharing memory with X: True"),
-        ("shape", RuntimeError, r"array of shape \(9, 2\).*expected a new array of shape \(10, 2\)"),
+        (
+            "shape",
+            RuntimeError,
+            r"array of shape \(9, 2\).*expected a new array of shape \(10, 2\)",
+        ),
         ("dtype", RuntimeError, "dtype float16"),
         ("write", ValueError, "read-only"),
     ],
@@ -143,7 +158,10 @@ def test_fitting_with_an_old_name_warns_and_names_the_new_one(cls, old, new, ser
     reshaper = cls(window=WINDOW, units=4, epochs=1, random_state=0, **old)
     if cls is not ThresholdReshaper:
         reshaper.set_params(latent_dim=2)
-    message = rf"'{name}' was renamed '{new.split('=')[0]}' in 0.2 and will be removed in 0.3; set {re.escape(new)} instead"
+    message = (
+        rf"'{name}' was renamed '{new.split('=')[0]}' in 0.2 and will be removed in 0.3; "
+        rf"set {re.escape(new)} instead"
+    )
     with pytest.warns(FutureWarning, match=message):
         reshaper.fit(series.X_clean[:100])
 

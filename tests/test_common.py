@@ -169,7 +169,6 @@ def test_checks_outside_the_default_set(estimator, check):
     check(type(estimator).__name__, estimator)
 
 
-
 def model_state(model):
     """What fitting must not change in a given model: its configuration, its
     trainable flags, its compiled state and its weights bit for bit."""
@@ -181,9 +180,7 @@ def model_state(model):
     )
 
 
-@pytest.mark.parametrize(
-    "estimator", [e for e in ESTIMATORS if e.model is not None], ids=repr
-)
+@pytest.mark.parametrize("estimator", [e for e in ESTIMATORS if e.model is not None], ids=repr)
 def test_fit_leaves_a_given_model_unchanged(estimator):
     X = np.random.default_rng(0).normal(size=(30, 3))
     estimator = clone(estimator)

@@ -73,13 +73,33 @@ n_features_in_ : int
 feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of features seen during ``fit``, when X has string column
     names.""",
+    "window_shape": """\
+window : int
+    Timesteps per window.
+n_features : int
+    Features per timestep.""",
+    "code_size": """\
+latent_dim : int, default=8
+    Size of the code.
+units : int, default=32
+    Units of the LSTM and dense layers.""",
+    "training": """\
+epochs : int, default=30
+batch_size : int, default=64
+learning_rate : float, default=5e-3
+random_state : int or None, default=None
+    Seed of the weights{draws}.
+verbose : int, default=0
+    0 is silent, 1 prints a line per epoch, 2 a progress bar.""",
     "X": """\
 X : array-like of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_features)
     One series, or a panel of sequences, shaped like the data seen in
     ``fit``.""",
 }
 
-_PLACEHOLDER = re.compile(r"^(?P<indent>[ ]*)\{\{(?P<name>\w+)(?P<args>(?:\s+\w+=[^}]*)*)\}\}$", re.M)
+_PLACEHOLDER = re.compile(
+    r"^(?P<indent>[ ]*)\{\{(?P<name>\w+)(?P<args>(?:\s+\w+=[^}]*)*)\}\}$", re.M
+)
 _ARGUMENT = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
 
 
@@ -92,9 +112,7 @@ def fill_doc(obj):
 
     def text(match):
         shared = _TEXTS[match["name"]]
-        arguments = {
-            key: value.strip('"') for key, value in _ARGUMENT.findall(match["args"] or "")
-        }
+        arguments = {key: value.strip('"') for key, value in _ARGUMENT.findall(match["args"] or "")}
         shared = shared.format(**arguments)  # a missing blank raises KeyError
         return textwrap.indent(shared, match["indent"], lambda line: bool(line.strip()))
 

@@ -77,6 +77,11 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     # Parameters renamed, kept for one release: old name -> (new name, a
     # function of the old value giving the new one, or None for the same).
     _renamed_params: dict = {}
+    # Parameters that only transform reads, which may be set after fit. Every
+    # other parameter shaped what fit learned: once one of them has changed,
+    # transform refuses to run rather than mix the new value with a fitted
+    # state that was learned under the old one.
+    _transform_params: tuple = ("predict_batch_size", "verbose")
 
     # -- the public methods ----------------------------------------------------
 
@@ -104,6 +109,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         self._check_settings()
         self._check_rows(X)
         self._fit_strategy(X, self._predict(X) if self.model_ is not None else None)
+        self._fitted_params = self._fit_time_params()
         return self
 
     @fill_doc
@@ -179,6 +185,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     def _prepare(self, X):
         """Checked, read-only X and the model's predictions on it (or None)."""
         check_is_fitted(self)
+        self._check_unchanged_since_fit()
         self._check_settings()
         X = _read_only(self._validate_X(X, reset=False))
         needed = self.model_ is not None and self._needs_predictions()
@@ -196,6 +203,32 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 f"{X.dtype}. This is a bug: please report it."
             )
         return X_new
+
+    def _fit_time_params(self):
+        """The parameters fit depended on, as they are now (containers copied,
+        so that an array edited in place after fit is noticed too)."""
+        return {
+            name: _snapshot(value)
+            for name, value in self.get_params(deep=False).items()
+            if name not in self._transform_params
+        }
+
+    def _check_unchanged_since_fit(self):
+        fitted = getattr(self, "_fitted_params", None)
+        if fitted is None:  # fitted by a version that did not record them
+            return
+        now = self._fit_time_params()
+        changed = [name for name, value in fitted.items() if not _same_value(value, now[name])]
+        if changed:
+            was = ", ".join(f"{name}={_short(fitted[name])}" for name in changed)
+            now_set = ", ".join(f"{name}={_short(now[name])}" for name in changed)
+            raise ValueError(
+                f"{type(self).__name__} was fitted with {was}, and what fit learned "
+                f"depends on it; it is now {now_set}. Call fit again to use the new "
+                f"value, or set the old one back. Parameters that transform alone "
+                f"reads may be changed after fit: "
+                f"{', '.join(sorted(self._transform_params))}."
+            )
 
     def _param(self, name):
         """The value of parameter ``name``, taken from its old name if that was set."""
@@ -516,6 +549,42 @@ class WindowAutoencodingReshaper(BaseReshaper):
         "fold": ("overlap", None),
         "residual": ("mode", mode_of_residual),
     }
+    # random_state seeds the networks fit trains and the draws of transform:
+    # set after fit, it changes the draws only.
+    _transform_params = (
+        *BaseReshaper._transform_params,
+        "overlap",
+        "fold",
+        "mode",
+        "residual",
+        "random_state",
+    )
+
+
+def _snapshot(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list | dict):
+        return type(value)(value)
+    return value
+
+
+def _same_value(a, b):
+    """Whether a parameter still has the value it had (models by identity)."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # values that do not compare, or compare element-wise
+        return False
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _read_only(X):

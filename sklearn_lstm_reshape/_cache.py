@@ -117,12 +117,15 @@ def model_fingerprint(model):
     """
     from . import _keras
 
-    stamps = _keras.weight_stamps(model)
-    with _fingerprint_lock:
-        known = _model_fingerprints.get(model)
-    if known is not None and stamps is not None and _same_stamps(known[0], stamps):
-        return known[1]
-    fingerprint = _weights_digest(model)
+    # Under the model's lock: Keras empties a model's variables while it
+    # predicts or trains, so they cannot be read then.
+    with _keras.model_lock(model):
+        stamps = _keras.weight_stamps(model)
+        with _fingerprint_lock:
+            known = _model_fingerprints.get(model)
+        if known is not None and stamps is not None and _same_stamps(known[0], stamps):
+            return known[1]
+        fingerprint = _weights_digest(model)
     try:
         with _fingerprint_lock:
             _model_fingerprints[model] = (stamps, fingerprint)

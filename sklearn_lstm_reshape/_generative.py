@@ -164,6 +164,12 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         "residual": [StrOptions({"auto"}), "boolean", Hidden(StrOptions({DEPRECATED}))],
     }
 
+    _transform_params = (
+        *WindowAutoencodingReshaper._transform_params,
+        "condition",
+        "sample",
+    )
+
     def __init__(
         self,
         model=None,

@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ _BACKEND_PREFERENCE = ("jax", "tensorflow", "torch")
 _BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
 
 _import_lock = threading.Lock()
+_seeded_lock = threading.RLock()
 
 
 def _backend_is_installed(name):
@@ -128,7 +130,9 @@ def seeded(random_state):
     """Seed Python, NumPy and Keras for the block, then restore their state.
 
     ``random_state`` is an int (reproducible), or None (leave the global
-    random state alone, as scikit-learn does).
+    random state alone, as scikit-learn does). Seeded blocks take turns
+    across threads: NumPy's and Python's generators are global, so two
+    trainings at once would draw from each other's sequence.
     """
     if random_state is None:
         yield
@@ -136,30 +140,31 @@ def seeded(random_state):
     keras = import_keras()
     from keras.src.backend.common import global_state
 
-    saved_keras = {
-        name: global_state.get_global_attribute(name)
-        for name in ("global_random_seed", "global_seed_generator")
-    }
-    saved_python = random.getstate()
-    # keras.utils.set_random_seed seeds NumPy's legacy global state: save it.
-    saved_numpy = np.random.get_state()  # noqa: NPY002
-    saved_torch = None
-    if keras.backend.backend() == "torch":
-        import torch
-
-        saved_torch = torch.random.get_rng_state()
-    keras.utils.set_random_seed(int(random_state))
-    try:
-        yield
-    finally:
-        for name, value in saved_keras.items():
-            global_state.set_global_attribute(name, value)
-        random.setstate(saved_python)
-        np.random.set_state(saved_numpy)  # noqa: NPY002
-        if saved_torch is not None:
+    with _seeded_lock:
+        saved_keras = {
+            name: global_state.get_global_attribute(name)
+            for name in ("global_random_seed", "global_seed_generator")
+        }
+        saved_python = random.getstate()
+        # keras.utils.set_random_seed seeds NumPy's legacy global state: save it.
+        saved_numpy = np.random.get_state()  # noqa: NPY002
+        saved_torch = None
+        if keras.backend.backend() == "torch":
             import torch
 
-            torch.random.set_rng_state(saved_torch)
+            saved_torch = torch.random.get_rng_state()
+        keras.utils.set_random_seed(int(random_state))
+        try:
+            yield
+        finally:
+            for name, value in saved_keras.items():
+                global_state.set_global_attribute(name, value)
+            random.setstate(saved_python)
+            np.random.set_state(saved_numpy)  # noqa: NPY002
+            if saved_torch is not None:
+                import torch
+
+                torch.random.set_rng_state(saved_torch)
 
 
 def seed_from(random_state):
@@ -202,6 +207,30 @@ def model_output_shape(model, input_shape):
             "model must return a single tensor per window; the given model returns several outputs."
         )
     return tuple(output.shape[1:])
+
+
+_model_locks = weakref.WeakKeyDictionary()
+_model_locks_lock = threading.Lock()
+_unreferenced_model_lock = threading.RLock()
+
+
+def model_lock(model):
+    """The lock that serialises the calls into one Keras model object.
+
+    Keras's ``predict`` and ``fit`` build and swap the model's compiled
+    function and its state on first use, so two threads in one model at once
+    can find it half-built (``'NoneType' object is not callable``) and leave
+    it broken; one lock per model object makes them take turns, while
+    different models still run at once.
+    """
+    with _model_locks_lock:
+        try:
+            lock = _model_locks.get(model)
+            if lock is None:
+                lock = _model_locks[model] = threading.RLock()
+        except TypeError:  # an object that cannot be weakly referenced
+            lock = _unreferenced_model_lock
+        return lock
 
 
 def weight_stamps(model):

@@ -225,6 +225,18 @@ class LatentReshaper(WindowAutoencodingReshaper):
     _frozen_params = ("model", "autoencoder")
     _trains_default_model = False
 
+    _transform_params = (
+        *WindowAutoencodingReshaper._transform_params,
+        "edit",
+        "scale",
+        "target",
+        "space",
+        "steps",
+        "learning_rate",
+        "proximity",
+        "tol",
+    )
+
     def __init__(
         self,
         model=None,

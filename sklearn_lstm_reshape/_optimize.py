@@ -96,13 +96,14 @@ def optimize_toward(
         search = _search_model(
             predictor, decoder, offset is not None, (chunk.stop - begin, *start.shape[1:]), target
         )
-        moves[chunk], reached[chunk] = search.run(
-            np.ascontiguousarray(start[chunk], dtype=np.float32),
-            target[chunk],
-            None if offset is None else np.ascontiguousarray(offset[chunk], dtype=np.float32),
-            steps=steps,
-            **settings,
-        )
+        with _keras.model_lock(search):
+            moves[chunk], reached[chunk] = search.run(
+                np.ascontiguousarray(start[chunk], dtype=np.float32),
+                target[chunk],
+                None if offset is None else np.ascontiguousarray(offset[chunk], dtype=np.float32),
+                steps=steps,
+                **settings,
+            )
     return moves, reached
 
 

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from . import _cache
+from . import _cache, _keras
 from ._windows import sliding_windows
 
 # Bytes of float32 windows copied and handed to Keras at once. Small enough to
@@ -102,9 +102,10 @@ def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, l
     outputs = None
     for start, stop, piece_batch in _pieces(n_windows, chunk, batch):
         blocks = [_padded(np.asarray(x[start:stop], dtype=np.float32), piece_batch) for x in inputs]
-        results = model.predict(
-            blocks if extra_inputs else blocks[0], batch_size=piece_batch, verbose=0
-        )
+        with _keras.model_lock(model):
+            results = model.predict(
+                blocks if extra_inputs else blocks[0], batch_size=piece_batch, verbose=0
+            )
         if not isinstance(results, list | tuple):
             results = [results]
         if outputs is None:

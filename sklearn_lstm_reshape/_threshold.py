@@ -194,6 +194,13 @@ class ThresholdReshaper(BaseReshaper):
         ],
     }
     _renamed_params = {"batch_size": ("predict_batch_size", None)}
+    _transform_params = (
+        *BaseReshaper._transform_params,
+        "action",
+        "factor",
+        "add_indicator",
+        "batch_size",
+    )
 
     def __init__(
         self,

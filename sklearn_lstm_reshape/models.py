@@ -529,8 +529,9 @@ def _frozen_copy(
     """A non-trainable copy of ``model`` with its weights (``model`` is untouched)."""
     keras = _keras.import_keras()
     try:
-        copy = keras.models.clone_model(model)
-        copy.set_weights(model.get_weights())
+        with _keras.model_lock(model):
+            copy = keras.models.clone_model(model)
+            copy.set_weights(model.get_weights())
     except Exception as error:
         raise ValueError(
             f"{purpose} a frozen copy of the model, and keras.models.clone_model "

@@ -28,6 +28,7 @@ class Shift(BaseReshaper):
     """A whole strategy in a few lines: add ``offset`` to X, no model needed."""
 
     _trains_default_model = False
+    _transform_params = (*BaseReshaper._transform_params, "misbehave")
 
     def __init__(
         self,

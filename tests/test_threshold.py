@@ -30,7 +30,11 @@ def test_residual_score_is_the_forecast_error_of_each_row(series, forecaster):
     scores = reshaper.score_samples(X)
     assert scores.shape == X.shape
     assert np.isnan(scores[:WINDOW]).all()
-    np.testing.assert_allclose(scores[WINDOW:], np.abs(X[WINDOW:] - forecast), rtol=1e-5)
+    # float32 forecasts of other batch sizes differ in their last bits, so a
+    # small error is compared to a tolerance in the series' units too.
+    np.testing.assert_allclose(
+        scores[WINDOW:], np.abs(X[WINDOW:] - forecast), rtol=1e-5, atol=1e-6 * np.abs(X).max()
+    )
 
 
 def test_reconstruction_score_compares_each_row_with_the_last_row_of_its_window(

@@ -1,0 +1,216 @@
+"""What a hostile or careless caller does: threads, parameters changed after
+fit, data far from the training data, huge values, broken model files."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sklearn_lstm_reshape import (
+    GenerativeReshaper,
+    LatentReshaper,
+    ThresholdReshaper,
+    clear_cache,
+)
+
+from .conftest import WINDOW
+
+TINY = dict(units=4, epochs=1, random_state=0)
+CODED = dict(latent_dim=2, **TINY)
+
+
+def in_threads(function, n_threads=4):
+    """``function(i)`` for i < n_threads, all started together; results and errors."""
+    results, errors = [None] * n_threads, []
+    start = threading.Barrier(n_threads)
+
+    def run(i):
+        start.wait()
+        try:
+            results[i] = function(i)
+        except Exception as error:  # reported below, with the others
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
+
+
+def estimators(forecaster):
+    return [
+        ThresholdReshaper(window=WINDOW, **TINY),
+        ThresholdReshaper(forecaster),
+        GenerativeReshaper(forecaster, condition=lambda p: p + 0.5, **CODED),
+        LatentReshaper(window=WINDOW, **CODED),
+        LatentReshaper(forecaster, edit="optimize", target=lambda p: p + 0.5, steps=5, **CODED),
+    ]
+
+
+# -- threads -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_threads_transforming_one_fitted_estimator_get_the_serial_result(index, series, forecaster):
+    X = series.X[:200]
+    reshaper = estimators(forecaster)[index].fit(X)
+    expected = reshaper.transform(X)
+    clear_cache()  # every thread runs the networks, none finds a cached result
+    results, errors = in_threads(lambda i: reshaper.transform(X))
+    assert errors == []
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+    np.testing.assert_array_equal(reshaper.transform(X), expected)  # not broken afterwards
+
+
+def test_threads_fitting_clones_that_share_a_frozen_model(series, forecaster):
+    X = series.X[:200]
+    reshaper = LatentReshaper(forecaster, edit="shift", **CODED)
+    expected = clone(reshaper).fit(X).transform(X)
+    clear_cache()
+    results, errors = in_threads(lambda i: clone(reshaper).fit(X).transform(X))
+    assert errors == []
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+# -- parameters changed after fit ----------------------------------------------------
+
+# A new value for every parameter of every estimator. Fit-time parameters
+# (False) make transform refuse to run; the others (True) may be changed after
+# fit and give what a fit with the new value gives.
+AFTER_FIT = {
+    ThresholdReshaper: {
+        "model": (None, False),
+        "window": (None, False),
+        "score_by": ("output", False),
+        "threshold": (0.5, False),
+        "contamination": (0.2, False),
+        "side": ("both", False),
+        "per_feature": (False, False),
+        "units": (5, False),
+        "epochs": (2, False),
+        "random_state": (1, False),
+        "action": ("interpolate", True),
+        "factor": (0.25, True),
+        "add_indicator": (True, True),
+        "predict_batch_size": (64, True),
+        "batch_size": (64, True),
+        "verbose": (0, True),
+    },
+    GenerativeReshaper: {
+        "model": (None, False),
+        "window": (None, False),
+        "latent_dim": (3, False),
+        "units": (5, False),
+        "beta": (0.5, False),
+        "condition_weight": (0.5, False),
+        "epochs": (2, False),
+        "batch_size": (16, False),
+        "condition": (1.0, True),
+        "overlap": ("last", True),
+        "fold": ("last", True),
+        "mode": ("regenerate", True),
+        "residual": (False, True),
+        "sample": (True, True),
+        "predict_batch_size": (64, True),
+        "verbose": (0, True),
+        "random_state": (1, True),  # the draws of transform only
+    },
+    LatentReshaper: {
+        "model": (None, False),
+        "autoencoder": ("unset", False),
+        "window": (None, False),
+        "latent_dim": (3, False),
+        "units": (5, False),
+        "epochs": (2, False),
+        "batch_size": (16, False),
+        "edit": ("shift", True),
+        "scale": (0.25, True),
+        "target": (lambda p: p - 0.5, True),
+        "space": ("input", True),
+        "steps": (3, True),
+        "learning_rate": (0.05, True),
+        "proximity": (0.5, True),
+        "tol": (0.5, True),
+        "overlap": ("last", True),
+        "fold": ("last", True),
+        "mode": ("edit", True),
+        "residual": (True, True),
+        "predict_batch_size": (64, True),
+        "verbose": (0, True),
+        "random_state": (1, True),  # the draws of transform only
+    },
+}
+BEFORE = {
+    ThresholdReshaper: dict(window=WINDOW),
+    GenerativeReshaper: dict(window=WINDOW, condition=lambda p: p + 0.5, **CODED),
+    LatentReshaper: dict(
+        window=WINDOW, edit="optimize", target=lambda p: p + 0.5, steps=5, **CODED
+    ),
+}
+CASES = [
+    (cls, name, value, allowed)
+    for cls, params in AFTER_FIT.items()
+    for name, (value, allowed) in params.items()
+]
+
+
+def test_every_parameter_has_a_case():
+    for cls, params in AFTER_FIT.items():
+        assert set(params) == set(cls().get_params()), cls.__name__
+
+
+@pytest.mark.parametrize(
+    "cls, name, value, allowed",
+    CASES,
+    ids=[f"{cls.__name__}-{name}" for cls, name, _, _ in CASES],
+)
+def test_a_parameter_set_after_fit_is_used_or_refused(
+    cls, name, value, allowed, series, forecaster
+):
+    X = series.X[:150]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the renamed parameters
+        fitted = cls(forecaster, **BEFORE[cls]).fit(X)
+        changed = clone(fitted).set_params(**{name: value})
+        fitted.set_params(**{name: value})
+        if not allowed:
+            message = (
+                rf"{cls.__name__} was fitted with {name}=.*, and what fit learned depends "
+                rf"on it; it is now {name}=.*\. Call fit again"
+            )
+            with pytest.raises(ValueError, match=message):
+                fitted.transform(X)
+            return
+        if name == "random_state":  # only the draws change, not the fitted networks
+            fitted.transform(X)
+            return
+        expected = changed.fit(X).transform(X)
+        if name in ("predict_batch_size", "batch_size"):  # float32 sums of other batches
+            np.testing.assert_allclose(fitted.transform(X), expected, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(fitted.transform(X), expected)
+
+
+def test_a_threshold_side_changed_after_fit_is_refused_not_mixed(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster).fit(series.X)
+    reshaper.set_params(side="both")
+    with pytest.raises(ValueError, match=r"fitted with side='upper'.*now side='both'"):
+        reshaper.transform(series.X)
+    with pytest.raises(ValueError, match="Call fit again"):
+        reshaper.flag(series.X)
+    reshaper.set_params(side="upper")  # the old value back: usable again
+    assert reshaper.transform(series.X).shape == series.X.shape
+
+
+def test_an_array_parameter_edited_in_place_after_fit_is_noticed(series, forecaster):
+    threshold = np.full(series.X.shape[1], 0.5)
+    reshaper = ThresholdReshaper(forecaster, threshold=threshold).fit(series.X)
+    threshold[0] = 5.0
+    with pytest.raises(ValueError, match="fitted with threshold=array"):
+        reshaper.transform(series.X)

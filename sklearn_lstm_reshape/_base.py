@@ -355,7 +355,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         return None if X.ndim == 3 else self.window or DEFAULT_WINDOW
 
     def _train_default_model(self, X, window):
-        from .models import train_forecaster
+        from .models import _copy, train_forecaster
 
         name = type(self).__name__
 
@@ -376,7 +376,11 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             )
 
         key = _cache.default_model_key(X, window, self.units, self.epochs, self.random_state)
-        return _cache.memoize(_cache.default_models, key, train)
+        if key is None:
+            return train()
+        # The cache shares weights, never the object: each estimator owns its
+        # model, so fine-tuning one estimator's model_ leaves the others alone.
+        return _copy(_cache.memoize(_cache.default_models, key, train))
 
     def _resolve_window(self, X):
         """The window length to cut a 2-D series with (None for a panel).

@@ -521,17 +521,23 @@ def _safe_stats(values):
     return mean, variance
 
 
+def _copy(model):
+    """A new model object with ``model``'s architecture and weights."""
+    keras = _keras.import_keras()
+    with _keras.model_lock(model):
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+    return copy
+
+
 def _frozen_copy(
     model,
     purpose="The closed-loop term trains through",
     fix="pass condition_weight=0 to train without the closed-loop term",
 ):
     """A non-trainable copy of ``model`` with its weights (``model`` is untouched)."""
-    keras = _keras.import_keras()
     try:
-        with _keras.model_lock(model):
-            copy = keras.models.clone_model(model)
-            copy.set_weights(model.get_weights())
+        copy = _copy(model)
     except Exception as error:
         raise ValueError(
             f"{purpose} a frozen copy of the model, and keras.models.clone_model "

@@ -15,6 +15,7 @@ import random
 import sys
 import threading
 import weakref
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -111,11 +112,7 @@ def load_model(path):
             "model.save('name.keras') and pass that path, or pass the "
             "keras.Model itself."
         )
-    if not path.is_file():
-        raise ValueError(
-            f"model={str(path)!r} does not exist. Pass the path of a saved "
-            ".keras file or a keras.Model."
-        )
+    _check_keras_file(path)
     # compile=False: the model is only run forward, and a model compiled under
     # one backend may not load its compile state under another.
     return _cache.memoize(
@@ -123,6 +120,34 @@ def load_model(path):
         _cache.file_key(path),
         lambda: import_keras().models.load_model(path, compile=False),
     )
+
+
+def _check_keras_file(path):
+    """Refuse a path that cannot hold a saved model, saying what it holds instead."""
+    name = f"model={str(path)!r}"
+    fix = "Pass the path of a file saved with model.save('name.keras'), or the keras.Model."
+    if path.is_dir():
+        raise ValueError(f"{name} is a directory, not a .keras file. {fix}")
+    if not path.exists():
+        raise ValueError(f"{name} does not exist. {fix}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{name} is not a Keras archive: a .keras file is a zip archive, and "
+            f"this file is not one (a text file, or a copy cut short?). {fix}"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{name} is a damaged zip archive ({error}). {fix}") from None
+    if damaged is not None:
+        raise ValueError(f"{name} is a damaged zip archive (its {damaged!r} is corrupt). {fix}")
+    if "config.json" not in names:
+        raise ValueError(
+            f"{name} is a zip archive without a Keras model in it (no config.json; "
+            f"it holds {', '.join(sorted(names)[:5]) or 'nothing'}). {fix}"
+        )
 
 
 @contextlib.contextmanager

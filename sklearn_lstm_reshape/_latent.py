@@ -38,7 +38,10 @@ class LatentReshaper(WindowAutoencodingReshaper):
         The fitted Keras model whose predictions the edits look at: a
         ``keras.Model`` or the path of a ``.keras`` file. None allows only the
         edits that need no model (``"noise"`` and callables). A given model
-        is frozen: it is never trained or modified.
+        is frozen: it is never trained or modified. A path is loaded in
+        Keras's safe mode; a pickled estimator restores its models without
+        it, so unpickle only estimators you trust (see
+        :ref:`the user guide <persistence>`).
 
     autoencoder : (keras.Model, keras.Model) or None, default=None
         A fitted ``(encoder, decoder)`` pair used as it is: the encoder maps

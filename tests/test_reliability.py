@@ -3,6 +3,7 @@ fit, data far from the training data, huge values, broken model files."""
 
 import threading
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -214,3 +215,33 @@ def test_an_array_parameter_edited_in_place_after_fit_is_noticed(series, forecas
     threshold[0] = 5.0
     with pytest.raises(ValueError, match="fitted with threshold=array"):
         reshaper.transform(series.X)
+
+
+# -- model files -----------------------------------------------------------------------
+
+
+def broken_model_files(directory, forecaster):
+    saved = directory / "saved.keras"
+    forecaster.save(saved)
+    (directory / "folder.keras").mkdir()
+    (directory / "notes.keras").write_text("not a model")
+    (directory / "cut.keras").write_bytes(saved.read_bytes()[:300])
+    with zipfile.ZipFile(directory / "other.keras", "w") as archive:
+        archive.writestr("data.csv", "1,2\n")
+    return directory
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("folder", "is a directory, not a .keras file"),
+        ("notes", "is not a Keras archive: a .keras file is a zip archive"),
+        ("cut", "is not a Keras archive: .*a copy cut short"),
+        ("other", r"a zip archive without a Keras model in it \(no config.json; it holds data.csv"),
+        ("missing", "does not exist"),
+    ],
+)
+def test_a_path_that_holds_no_model_says_what_it_holds(name, message, tmp_path, forecaster, series):
+    path = broken_model_files(tmp_path, forecaster) / f"{name}.keras"
+    with pytest.raises(ValueError, match=message):
+        ThresholdReshaper(str(path)).fit(series.X)

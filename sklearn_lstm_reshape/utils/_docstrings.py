@@ -18,7 +18,10 @@ model : keras.Model, str, os.PathLike or None, default=None
     file, or None to build an LSTM forecaster and train it on X in
     ``fit`` (see :func:`~sklearn_lstm_reshape.models.train_forecaster`),
     sized by ``units`` and trained for ``epochs``. A given model is
-    frozen: it is never trained or modified.""",
+    frozen: it is never trained or modified. A path is loaded in Keras's
+    safe mode; a pickled estimator restores its models without it, so
+    unpickle only estimators you trust (see
+    :ref:`the user guide <persistence>`).""",
     "window": """\
 window : int or None, default=None
     Rows per window when X is a 2-D series. None takes the model's input

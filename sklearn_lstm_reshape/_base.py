@@ -110,6 +110,8 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         self._check_rows(X)
         self._fit_strategy(X, self._predict(X) if self.model_ is not None else None)
         self._fitted_params = self._fit_time_params()
+        rows = X.reshape(-1, X.shape[-1])
+        self._training_range = (rows.min(axis=0), rows.max(axis=0))
         return self
 
     @fill_doc
@@ -172,6 +174,10 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     def _report(self, X, X_new, predictions, details):
         raise NotImplementedError
 
+    def _may_return_nan(self):
+        """Whether NaN in the output is asked for (an action that marks values)."""
+        return False
+
     def _added_columns(self):
         """Columns the output has beyond X's."""
         return 0
@@ -188,8 +194,37 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         self._check_unchanged_since_fit()
         self._check_settings()
         X = _read_only(self._validate_X(X, reset=False))
+        self._warn_far_from_training(X)
         needed = self.model_ is not None and self._needs_predictions()
         return X, self._predict(X) if needed else None
+
+    def _warn_far_from_training(self, X):
+        """Warn when most of a feature's values lie far outside the range seen in fit."""
+        if getattr(self, "_training_range", None) is None:
+            return
+        low, high = self._training_range
+        margin = (high - low) * FAR_OUTSIDE_MARGIN
+        rows = X.reshape(-1, X.shape[-1])
+        far = ((rows < low - margin) | (rows > high + margin)).mean(axis=0)
+        features = np.flatnonzero(far > FAR_OUTSIDE_SHARE)
+        if not len(features):
+            return
+        names = getattr(self, "feature_names_in_", None)
+        described = ", ".join(
+            f"{names[f] if names is not None else f'feature {f}'} ({far[f]:.0%} outside "
+            f"[{low[f] - margin[f]:.3g}, {high[f] + margin[f]:.3g}])"
+            for f in features[:5]
+        )
+        warnings.warn(
+            f"X lies far outside the data {type(self).__name__} was fitted on: "
+            f"{described}{', ...' if len(features) > 5 else ''}; the bounds are the "
+            f"range seen in fit widened by half its width. What fit learned (a "
+            f"threshold, a network's scale) belongs to the training data, and may "
+            f"rewrite most of these values. Transform data on the training data's "
+            f"scale, or fit on data like X.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _checked(self, X, X_new):
         """The output check every strategy's result goes through."""
@@ -202,6 +237,18 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 f"{X.dtype}; expected a new array of shape {expected} and dtype "
                 f"{X.dtype}. This is a bug: please report it."
             )
+        if not self._may_return_nan():
+            finite = np.isfinite(X_new)
+            if not finite.all():  # X itself is finite: validation refuses NaN and inf
+                rows = np.unique(np.nonzero(~finite)[0])
+                raise ValueError(
+                    f"{type(self).__name__} produced {np.count_nonzero(~finite)} "
+                    f"non-finite value(s) from finite X (in rows "
+                    f"{', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''}): "
+                    f"the networks overflowed float32 on values as large as "
+                    f"{np.abs(X).max():.3g}, far outside the data seen in fit. Scale X "
+                    f"like the training data, or clip such values, before transform."
+                )
         return X_new
 
     def _fit_time_params(self):
@@ -292,6 +339,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             raise
         if reset:
             self._fit_ndim = ndim
+            _refuse_fill_values(X)
         else:
             self._check_rows(X)
         return X
@@ -563,6 +611,41 @@ class WindowAutoencodingReshaper(BaseReshaper):
         "residual",
         "random_state",
     )
+
+
+# transform warns when more than FAR_OUTSIDE_SHARE of a feature's values lie
+# beyond the training range widened by FAR_OUTSIDE_MARGIN of its width on each
+# side: far more than the anomalies a reshaper is there to find.
+FAR_OUTSIDE_MARGIN = 0.5
+FAR_OUTSIDE_SHARE = 0.25
+
+# A value this many spreads (the range of the central 98 % of the values)
+# from its feature's median
+# is no measurement but a fill ("no data" as 1e30, say): networks trained in
+# float32 cannot learn from it, and their normalisation overflows.
+FILL_VALUE_SPREADS = 1e6
+
+
+def _refuse_fill_values(X):
+    """Refuse training data holding a value no network can be trained on."""
+    rows = X.reshape(-1, X.shape[-1])
+    low, median, high = np.percentile(rows, [1, 50, 99], axis=0)
+    spread = high - low
+    spread = np.where(spread > 0, spread, np.abs(rows - median).max(axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        distance = np.abs(rows.astype(np.float64) - median) / np.where(spread > 0, spread, 1.0)
+    too_far = (distance > FILL_VALUE_SPREADS) & (spread > 0)
+    too_far |= np.abs(rows) > np.finfo(np.float32).max ** 0.5  # whose square overflows
+    if too_far.any():
+        row, feature = np.unravel_index(np.argmax(np.where(too_far, distance, -1)), too_far.shape)
+        raise ValueError(
+            f"X holds {rows[row, feature]:.3g} (feature {feature}, row {row}"
+            f"{'' if X.ndim == 2 else ' of the flattened panel'}; {too_far.sum()} such "
+            f"value(s)), more than {FILL_VALUE_SPREADS:.0e} times the spread of that "
+            f"feature's values away from its median: a fill value for missing data? "
+            f"The networks cannot be trained on it. Replace such values before fit "
+            f"(for example mark them NaN and interpolate)."
+        )
 
 
 def _snapshot(value):

@@ -308,6 +308,9 @@ class ThresholdReshaper(BaseReshaper):
             X_new = np.concatenate([X_new, indicator.astype(X_new.dtype)], axis=-1)
         return X_new
 
+    def _may_return_nan(self):
+        return self.action in ("nan", "interpolate") or callable(self.action)
+
     def _added_columns(self):
         return self.threshold_.shape[-1] if self.add_indicator else 0
 

@@ -69,6 +69,8 @@ class Shift(BaseReshaper):
             return X[1:] + self.offset
         if self.misbehave == "dtype":
             return (X + self.offset).astype(np.float16)
+        if self.misbehave == "overflow":  # as float32 networks do far from their data
+            return np.where(X > 15, np.inf, X + self.offset)
         if self.misbehave == "write":
             X[0, 0] = 0.0
         if details is not None:
@@ -99,6 +101,11 @@ def test_a_strategy_of_three_hooks_gets_fit_transform_and_report():
         ),
         ("dtype", RuntimeError, "dtype float16"),
         ("write", ValueError, "read-only"),
+        (
+            "overflow",
+            ValueError,
+            r"Shift produced 4 non-finite value\(s\) from finite X \(in rows 8, 9\)",
+        ),
     ],
 )
 def test_the_output_check_catches_a_strategy_that_breaks_the_contract(misbehave, error, message):

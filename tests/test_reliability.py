@@ -1,6 +1,7 @@
 """What a hostile or careless caller does: threads, parameters changed after
 fit, data far from the training data, huge values, broken model files."""
 
+import re
 import threading
 import warnings
 import zipfile
@@ -245,3 +246,74 @@ def test_a_path_that_holds_no_model_says_what_it_holds(name, message, tmp_path, 
     path = broken_model_files(tmp_path, forecaster) / f"{name}.keras"
     with pytest.raises(ValueError, match=message):
         ThresholdReshaper(str(path)).fit(series.X)
+
+
+# -- huge values -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reshaper",
+    [
+        ThresholdReshaper(window=WINDOW, **TINY),
+        GenerativeReshaper(window=WINDOW, **CODED),
+        LatentReshaper(window=WINDOW, **CODED),
+    ],
+    ids=lambda reshaper: type(reshaper).__name__,
+)
+@pytest.mark.parametrize("fill", [1e30, -1e12])
+def test_a_fill_value_in_training_data_is_refused(reshaper, fill, series):
+    # 1e30 gave a NaN threshold and networks returning NaN for ordinary data.
+    X = series.X[:200].astype(np.float32)
+    X[50, 1] = fill
+    message = re.escape(f"X holds {fill:.3g} (feature 1, row 50; 1 such")
+    with pytest.raises(ValueError, match=message):
+        clone(reshaper).fit(X)
+
+
+def test_an_outlier_that_is_a_measurement_is_accepted(series):
+    X = series.X[:200].copy()
+    X[50, 1] = 1e3 * np.abs(X).max()  # far out, but within what float32 networks take
+    X[60:, 2] += 50.0  # and a level shift is no fill value either
+    assert ThresholdReshaper(window=WINDOW, **TINY).fit(X).threshold_.shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "reshaper",
+    [
+        ThresholdReshaper(window=WINDOW, **TINY),
+        GenerativeReshaper(window=WINDOW, **CODED),
+        LatentReshaper(window=WINDOW, **CODED),
+    ],
+    ids=lambda reshaper: type(reshaper).__name__,
+)
+def test_huge_values_in_transform_data_give_finite_results(reshaper, series):
+    X = series.X[:200].astype(np.float32)
+    fitted = clone(reshaper).fit(X)
+    X_huge = X.copy()
+    X_huge[50, 1] = 1e30
+    assert np.isfinite(fitted.transform(X_huge)).all()
+
+
+# -- data far from the training data ----------------------------------------------------
+
+
+def test_data_on_another_scale_warns_and_names_the_features(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster).fit(series.X[:300])
+    message = (
+        r"X lies far outside the data ThresholdReshaper was fitted on: feature 0 "
+        r"\(\d+% outside \[.*\]\), feature 1 .* Transform data on the training data's scale"
+    )
+    with pytest.warns(UserWarning, match=message):
+        reshaper.transform(10 * series.X[300:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        reshaper.transform(series.X[300:])  # held-out data on the same scale: silent
+
+
+def test_the_scale_warning_names_dataframe_columns(series, forecaster):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(series.X, columns=["a", "b", "c"])
+    reshaper = LatentReshaper(window=WINDOW, **CODED).fit(frame)
+    shifted = frame.assign(b=frame["b"] + 100.0)
+    with pytest.warns(UserWarning, match=r"fitted on: b \(100% outside"):
+        reshaper.transform(shifted)

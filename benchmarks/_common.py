@@ -4,6 +4,7 @@ import gc
 import os
 import platform
 import statistics
+import threading
 import time
 
 import numpy as np
@@ -95,3 +96,62 @@ def print_summary(rows):
         if index == 0:
             print(line)
     print(line)
+
+
+# -- peak resident memory of one call -------------------------------------------
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def reset_high_water_mark():
+    """Reset VmHWM to the current RSS; False when the kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def high_water_mark_bytes():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM missing from /proc/self/status")
+
+
+class RssSampler(threading.Thread):
+    """Highest RSS seen while running, sampled every ``interval`` seconds."""
+
+    def __init__(self, interval=0.002):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = rss_bytes()
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            self._stop_event.wait(self.interval)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+def peak_extra(function):
+    """Run ``function()``; return (peak RSS - RSS before, exact?, seconds, result)."""
+    gc.collect()
+    baseline = rss_bytes()
+    exact = reset_high_water_mark()
+    sampler = RssSampler()
+    sampler.start()
+    seconds, result = timed(function)
+    sampler.stop()
+    peak = max(sampler.peak, high_water_mark_bytes() if exact else 0)
+    return peak - baseline, exact, seconds, result

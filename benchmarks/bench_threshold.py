@@ -28,7 +28,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -38,8 +37,9 @@ from _common import (
     make_series,
     materialised_windows,
     paired_ratio,
+    peak_extra,
     print_summary,
-    timed,
+    rss_bytes,
     versions,
 )
 
@@ -172,62 +172,6 @@ def bench_throughput(rows, window, repeats):
 # grow with the length of the series.
 
 
-def _rss_bytes():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _reset_high_water_mark():
-    """Reset VmHWM to the current RSS; False when the kernel does not allow it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _high_water_mark_bytes():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("VmHWM missing from /proc/self/status")
-
-
-class _RssSampler(threading.Thread):
-    """Highest RSS seen while running, sampled every ``interval`` seconds."""
-
-    def __init__(self, interval=0.002):
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.peak = _rss_bytes()
-        self._stop_event = threading.Event()
-
-    def run(self):
-        while not self._stop_event.is_set():
-            self.peak = max(self.peak, _rss_bytes())
-            self._stop_event.wait(self.interval)
-
-    def stop(self):
-        self._stop_event.set()
-        self.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-
-def _peak_extra(function):
-    """Run ``function()``; return (peak RSS - RSS before, exact?, seconds, result)."""
-    gc.collect()
-    baseline = _rss_bytes()
-    exact = _reset_high_water_mark()
-    sampler = _RssSampler()
-    sampler.start()
-    seconds, result = timed(function)
-    sampler.stop()
-    peak = max(sampler.peak, _high_water_mark_bytes() if exact else 0)
-    return peak - baseline, exact, seconds, result
-
-
 def memory_child(rows, window):
     """Measure one transform's memory; print the figures as one JSON line."""
     from sklearn_lstm_reshape import ThresholdReshaper, clear_cache
@@ -243,13 +187,13 @@ def memory_child(rows, window):
 
     block = materialised_windows(X[: 2 * BATCH_SIZE + window - 1], window)
     forward = functools.partial(model.predict, block, batch_size=BATCH_SIZE, verbose=0)
-    forward_extra, *_ = _peak_extra(forward)
+    forward_extra, *_ = peak_extra(forward)
     del forward, block
 
     # X_new is kept until the end so that the RSS released by clearing the
     # cache is the cached predictions alone.
-    peak_extra, exact, seconds, X_new = _peak_extra(lambda: reshaper.transform(X))
-    before_clear = _rss_bytes()
+    extra, exact, seconds, X_new = peak_extra(lambda: reshaper.transform(X))
+    before_clear = rss_bytes()
     clear_cache()
     gc.collect()
     n_windows = len(X) - window + 1
@@ -257,11 +201,11 @@ def memory_child(rows, window):
         json.dumps(
             {
                 "x_bytes": X.nbytes,
-                "peak_extra": peak_extra,
+                "peak_extra": extra,
                 "exact": exact,
                 "seconds": seconds,
                 "cache_bytes": 4 * n_windows * int(np.prod(model.output_shape[1:])),
-                "cache_rss_released": before_clear - _rss_bytes(),
+                "cache_rss_released": before_clear - rss_bytes(),
                 "forward_extra": forward_extra,
             }
         )

@@ -27,10 +27,11 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _cache, _keras, _predict
-from ._windows import fold_windows, sliding_windows
+from ._windows import WindowFolder, sliding_windows
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import (
     HasMethods,
@@ -514,12 +515,60 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         """The model inputs of X: the windows of a series, or a panel's sequences."""
         return sliding_windows(X, self.window_) if X.ndim == 2 else X
 
-    def _rows(self, X, windows):
-        """Rows of X's shape from one array per window (folded by ``overlap``
-        for a series)."""
-        if X.ndim == 3:
-            return windows
-        return fold_windows(windows, len(X), how=self._param("overlap"))
+    def _rewrite(self, X, rewrite, n_streams=1):
+        """Rows of X's shape and dtype from windows rewritten batch by batch.
+
+        ``rewrite(start, stop)`` returns, for windows ``start .. stop - 1`` of
+        X (the sequences of a panel), one array of new windows per stream. Each
+        batch is folded into rows by ``overlap`` as it comes (last batch
+        first), so transform never holds every window of a long series at once.
+        Returns one array per stream.
+        """
+        n_windows = len(X) - self.window_ + 1 if X.ndim == 2 else len(X)
+        outs = [np.empty(X.shape, X.dtype) for _ in range(n_streams)]
+        if X.ndim == 2:
+            how = self._param("overlap")
+            folders = [WindowFolder(out, self.window_, how) for out in outs]
+        batch = self._rewrite_batch(X)
+        for start in reversed(range(0, n_windows, batch)):
+            stop = min(start + batch, n_windows)
+            for index, windows in enumerate(rewrite(start, stop)):
+                if X.ndim == 2:
+                    folders[index].add(start, windows)
+                else:
+                    outs[index][start:stop] = windows
+        return outs
+
+    def _rewrite_batch(self, X):
+        """Windows per batch of ``_rewrite``: whole forward passes, so that every
+        network sees the batches it would see over all the windows at once,
+        and at most about REWRITE_TIMESTEPS timesteps."""
+        forward = self._param("predict_batch_size")
+        timesteps = self.window_ if X.ndim == 2 else X.shape[1]
+        return forward * max(1, REWRITE_TIMESTEPS // (forward * timesteps))
+
+    def _batch_normal(self, n_windows):
+        """Standard normal draws per window, made by blocks of DRAW_BLOCK windows
+        with a seed each, so that any batch of windows gets the same draws.
+
+        Returns ``normal(start, stop, shape)``: the draws of windows
+        ``start .. stop - 1``, each of ``shape``.
+        """
+        n_blocks = -(-n_windows // DRAW_BLOCK)
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=n_blocks)
+
+        def normal(start, stop, shape):
+            first, last = start // DRAW_BLOCK, (stop - 1) // DRAW_BLOCK
+            draws = np.concatenate(
+                [
+                    np.random.RandomState(seeds[block]).standard_normal((DRAW_BLOCK, *shape))
+                    for block in range(first, last + 1)
+                ]
+            )
+            offset = first * DRAW_BLOCK
+            return draws[start - offset : stop - offset]
+
+        return normal
 
     def _predict(self, X):
         """The model's predictions for every window of X (cached)."""
@@ -612,6 +661,11 @@ class WindowAutoencodingReshaper(BaseReshaper):
         "random_state",
     )
 
+
+# Timesteps of the windows one batch of _rewrite holds (4096 windows of 16).
+REWRITE_TIMESTEPS = 2**16
+# Windows per block of random draws (see _batch_normal).
+DRAW_BLOCK = 1024
 
 # transform warns when more than FAR_OUTSIDE_SHARE of a feature's values lie
 # beyond the training range widened by FAR_OUTSIDE_MARGIN of its width on each

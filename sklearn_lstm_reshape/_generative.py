@@ -4,7 +4,6 @@ LSTM's predictions."""
 from numbers import Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from ._base import DEPRECATED, WindowAutoencodingReshaper
 from .utils._docstrings import fill_doc
@@ -231,27 +230,36 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     def _edit(self, X, predictions, details):
         requested = self._requested(predictions)
-        code = self._encode(X, predictions)
-        windows = self._decoded_windows(code, requested)
-        decoded = None
-        if self._edits():
-            decoded = self._decoded_windows(code, predictions)
-            change = self._rows(X, windows - decoded)
-            X_new = np.where(change != 0, X + change, X).astype(X.dtype)
-        else:
-            X_new = self._rows(X, windows).astype(X.dtype)
-            if requested is predictions:
-                decoded = windows
+        edits = self._edits()
+        # The decoding under the window's own prediction: what an edit moves
+        # away from, and the reconstruction the report measures.
+        needs_decoded = edits or details is not None
+        windows = self._windows(X)
+        normal = self._batch_normal(len(windows)) if self.sample else None
+
+        def rewrite(start, stop):
+            own = predictions[start:stop]
+            code = self._encode(windows[start:stop], own, normal, start)
+            new = self._decoded_windows(code, requested[start:stop])
+            decoded = None
+            if needs_decoded:
+                decoded = new if requested is predictions else self._decoded_windows(code, own)
+            streams = [new - decoded if edits else new]
+            return streams if details is None else [*streams, decoded]
+
+        rows = self._rewrite(X, rewrite, n_streams=1 if details is None else 2)
+        X_new = rows[0]
+        if edits:  # X_new holds the change: add it where the edit moved a value
+            moved = X_new != 0
+            np.add(X, X_new, out=X_new, where=moved)
+            np.copyto(X_new, X, where=~moved)
         if details is not None:
-            details.update(code=code, requested=requested, decoded=decoded)
+            details.update(requested=requested, reconstruction=rows[1])
         return X_new
 
     def _report(self, X, X_new, predictions, details):
-        requested, decoded = details["requested"], details["decoded"]
-        if decoded is None:
-            decoded = self._decoded_windows(details["code"], predictions)
+        requested = details["requested"]
         new_predictions = self._predict(X_new)
-        reconstruction = self._rows(X, decoded)
         gap_before = np.abs(predictions - requested)
         gap_after = np.abs(new_predictions - requested)
         return {
@@ -260,7 +268,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             "condition_gap_before_by_output": gap_before.mean(axis=0),
             "condition_gap_after_by_output": gap_after.mean(axis=0),
             "prediction_change": float(np.mean(np.abs(new_predictions - predictions))),
-            "reconstruction_error": float(np.mean(np.abs(reconstruction - X))),
+            "reconstruction_error": float(np.mean(np.abs(details["reconstruction"] - X))),
             "mean_abs_change": float(np.mean(np.abs(X_new - X))),
         }
 
@@ -280,13 +288,15 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             return predictions
         return self._broadcast_request(condition, predictions, "condition")
 
-    def _encode(self, X, predictions):
-        """The code of each window of X under its own prediction."""
+    def _encode(self, windows, predictions, normal=None, start=0):
+        """The code of each window under its own prediction: the mean of its
+        distribution, or a draw from it (``normal`` gives the draws of
+        windows ``start ..``)."""
         actual = predictions.reshape(len(predictions), -1)
-        mean, log_variance = self._predict_windows(self.encoder_, self._windows(X), actual)
-        if not self.sample:
+        mean, log_variance = self._predict_windows(self.encoder_, windows, actual)
+        if normal is None:
             return mean
-        noise = check_random_state(self.random_state).standard_normal(mean.shape)
+        noise = normal(start, start + len(mean), mean.shape[1:])
         return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
 
     def _decoded_windows(self, code, conditions):

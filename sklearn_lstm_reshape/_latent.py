@@ -4,7 +4,6 @@ counterfactuals toward a target prediction."""
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from . import _keras
 from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper
@@ -72,7 +71,10 @@ class LatentReshaper(WindowAutoencodingReshaper):
           learned in ``fit`` by least squares on the training codes;
         - ``"optimize"``: the batched search toward ``target`` (see Notes);
         - a callable ``edit(codes, predictions) -> codes`` of the codes'
-          shape; ``predictions`` is None without a model.
+          shape; ``predictions`` is None without a model. It is called once
+          per batch of windows (a few thousand), so that a long series is
+          never held as windows at once: an edit that needs statistics of
+          every code should take them from ``encoder_`` in advance.
 
     scale : float, default=0.5
         Size of ``"noise"`` and ``"shift"``, in standard deviations of the
@@ -328,33 +330,49 @@ class LatentReshaper(WindowAutoencodingReshaper):
     def _edit(self, X, predictions, details):
         windows = self._windows(X)
         edits_X = self._param("mode") == "edit"
-        codes = decoded = reached = None
-        if details is not None:  # the report needs X's codes and their decoding
-            codes = self._encode(windows)
-            decoded = self._decode(codes)
-        if self.edit == "optimize" and self.space == "input":
-            moves, reached = self._search(windows, predictions)
-            # Moves are added to X's own values: what the search left alone
-            # comes back bit for bit.
-            new_windows = np.where(moves != 0, windows + moves, windows)
-        else:
+        in_input_space = self.edit == "optimize" and self.space == "input"
+        normal = self._batch_normal(len(windows)) if self.edit == "noise" else None
+        reached, distance = [], 0.0
+
+        def rewrite(start, stop):
+            nonlocal distance
+            batch = np.asarray(windows[start:stop])
+            own = None if predictions is None else predictions[start:stop]
+            codes = decoded = None
+            if details is not None:  # the report measures X's own reconstruction
+                codes = self._encode(batch)
+                decoded = self._decode(codes)
+                distance += float(np.abs(decoded - batch).sum())
+            if in_input_space:
+                moves, batch_reached = self._search(batch, own)
+                reached.append(batch_reached)
+                # Moves are added to X's own values: what the search left alone
+                # comes back bit for bit.
+                return [_moved(batch, moves)]
             if codes is None:
-                codes = self._encode(windows)
+                codes = self._encode(batch)
             if edits_X and decoded is None:
                 decoded = self._decode(codes)
-            offset = windows - decoded if edits_X else None
             if self.edit == "optimize":
-                moves, reached = self._search(codes, predictions, offset)
+                offset = batch - decoded if edits_X else None
+                moves, batch_reached = self._search(codes, own, offset)
+                reached.append(batch_reached)
                 new_codes = codes + moves
             else:
-                new_codes = self._edit_codes(codes, predictions)
+                new_codes = self._edit_codes(codes, own, normal, start)
             new_windows = self._decode(new_codes)
-            if edits_X:
-                change = new_windows - decoded
-                new_windows = np.where(change != 0, windows + change, windows)
+            if edits_X:  # the window plus the change the edit made to its decoding
+                np.subtract(new_windows, decoded, out=new_windows)
+                return [_moved(batch, new_windows)]
+            return [new_windows]
+
+        (X_new,) = self._rewrite(X, rewrite)
         if details is not None:
-            details.update(windows=windows, decoded=decoded, reached=reached)
-        return np.asarray(self._rows(X, new_windows), dtype=X.dtype)
+            details.update(
+                reached=np.concatenate(reached[::-1]) if reached else None,
+                plausibility_before=distance / windows.size,
+            )
+        return X_new
 
     def _report(self, X, X_new, predictions, details):
         report = {
@@ -364,7 +382,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
             "target_gap_after": None,
             "proximity": float(np.mean(np.abs(X_new - X))),
             "plausibility": self._reconstruction_error(X_new),
-            "plausibility_before": float(np.mean(np.abs(details["decoded"] - details["windows"]))),
+            "plausibility_before": details["plausibility_before"],
             "predictions_before": None,
             "predictions_after": None,
             "searched_validity": None,
@@ -474,9 +492,9 @@ class LatentReshaper(WindowAutoencodingReshaper):
     def _reached(self, predictions, target):
         return np.all(np.abs(predictions - target) <= self.tol * self.prediction_scale_, axis=1)
 
-    def _edit_codes(self, codes, predictions):
+    def _edit_codes(self, codes, predictions, normal, start):
         if self.edit == "noise":
-            noise = check_random_state(self.random_state).standard_normal(codes.shape)
+            noise = normal(start, start + len(codes), codes.shape[1:])
             return codes + (self.scale * self.code_scale_ * noise).astype(np.float32)
         if self.edit == "shift":
             return codes + self.scale * self.shift_direction_
@@ -510,6 +528,17 @@ class LatentReshaper(WindowAutoencodingReshaper):
     def _reconstruction_error(self, X):
         windows = self._windows(X)
         return float(np.mean(np.abs(self._decode(self._encode(windows)) - windows)))
+
+
+def _moved(windows, change):
+    """``windows + change`` where the change is not zero, ``windows`` elsewhere
+    (bit for bit), written into ``change`` when its dtype can hold the result."""
+    dtype = np.result_type(windows, change)
+    out = change if change.dtype == dtype else change.astype(dtype)
+    moved = out != 0
+    np.add(windows, out, out=out, where=moved)
+    np.copyto(out, windows, where=~moved)
+    return out
 
 
 def _scale(values):

@@ -171,7 +171,7 @@ def test_without_a_model_only_model_free_edits(series):
 
 def test_a_given_autoencoder_is_used_as_it_is(fitted, series, forecaster):
     pair = (fitted.encoder_, fitted.decoder_)
-    reuse = LatentReshaper(forecaster, autoencoder=pair, random_state=0).fit(series.X_clean[:100])
+    reuse = LatentReshaper(forecaster, autoencoder=pair, random_state=0).fit(series.X_clean[:300])
     assert reuse.encoder_ is pair[0] and reuse.decoder_ is pair[1]
     assert clone(reuse).autoencoder[0] is pair[0]
     X = series.X_clean[300:]

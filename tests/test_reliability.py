@@ -3,6 +3,7 @@ fit, data far from the training data, huge values, broken model files."""
 
 import re
 import threading
+import tracemalloc
 import warnings
 import zipfile
 
@@ -317,3 +318,64 @@ def test_the_scale_warning_names_dataframe_columns(series, forecaster):
     shifted = frame.assign(b=frame["b"] + 100.0)
     with pytest.warns(UserWarning, match=r"fitted on: b \(100% outside"):
         reshaper.transform(shifted)
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reshaper",
+    [
+        ThresholdReshaper(),
+        GenerativeReshaper(condition=0.5, **CODED),
+        GenerativeReshaper(mode="regenerate", sample=True, **CODED),
+        LatentReshaper(edit="shift", mode="edit", **CODED),
+    ],
+    ids=lambda reshaper: type(reshaper).__name__,
+)
+def test_transforming_a_long_series_holds_a_few_times_X(reshaper, forecaster):
+    # The windows of a series would be window (8) times its bytes, several
+    # times over; transform rewrites them batch by batch instead. tracemalloc
+    # sees every NumPy allocation (not the networks' own working memory,
+    # which does not grow with the series: benchmarks/bench_memory.py
+    # measures the whole resident memory).
+    rng = np.random.default_rng(0)
+    X = np.sin(np.arange(200_000)[:, None] / [20.0, 35.0, 50.0]).astype(np.float32)
+    X += 0.1 * rng.standard_normal(X.shape, dtype=np.float32)
+    reshaper = clone(reshaper).set_params(model=forecaster).fit(X[:2_000])
+    reshaper.transform(X[:5_000])  # compiles the forward passes
+    clear_cache()
+    tracemalloc.start()
+    try:
+        reshaper.transform(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * X.nbytes
+
+
+@pytest.mark.parametrize(
+    "reshaper",
+    [
+        GenerativeReshaper(condition=0.5, **CODED),
+        GenerativeReshaper(mode="regenerate", sample=True, **CODED),
+        LatentReshaper(edit="noise", **CODED),
+        LatentReshaper(edit="shift", mode="edit", overlap="last", **CODED),
+    ],
+    ids=lambda reshaper: type(reshaper).__name__,
+)
+def test_the_result_does_not_depend_on_how_transform_batches_the_windows(
+    reshaper, forecaster, monkeypatch
+):
+    from sklearn_lstm_reshape import _base
+
+    rng = np.random.default_rng(1)
+    X = np.sin(np.arange(20_000)[:, None] / [20.0, 35.0, 50.0]) + rng.normal(0, 0.1, (20_000, 3))
+    reshaper = clone(reshaper).set_params(model=forecaster).fit(X[:2_000])
+    in_large_batches = reshaper.transform(X)
+    # Batches of 512 windows instead of 8,192: the folds meet at other rows,
+    # and the random draws are made for other batches of windows.
+    monkeypatch.setattr(_base, "REWRITE_TIMESTEPS", 512 * WINDOW)
+    monkeypatch.setattr(reshaper, "predict_batch_size", 512)
+    in_small_batches = reshaper.transform(X)
+    np.testing.assert_allclose(in_small_batches, in_large_batches, rtol=1e-5, atol=1e-6)

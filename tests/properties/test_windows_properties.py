@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sklearn_lstm_reshape._windows import fold_windows, sliding_windows
+from sklearn_lstm_reshape._windows import WindowFolder, fold_windows, sliding_windows
 
 from .strategies import DTYPES, values
 
@@ -103,3 +103,30 @@ def test_last_fold_takes_each_row_from_the_window_ending_at_it(args):
     tags = (ends - window + 1).astype(series.dtype)[:, None]
     np.testing.assert_array_equal(folded[ends], series[ends] + tags)
     np.testing.assert_array_equal(folded[: window - 1], series[: window - 1])  # from window 0
+
+
+@pytest.mark.parametrize("how", ["mean", "last"])
+@given(series_and_window(), st.data())
+def test_folding_in_batches_gives_what_folding_at_once_gives(how, args, data):
+    series, window = args
+    n_timesteps, n_features = series.shape
+    n_windows = n_timesteps - window + 1
+    windows = data.draw(
+        arrays(series.dtype, (n_windows, window, n_features), elements=values(series.dtype)),
+        label="windows",
+    )
+    batch = data.draw(st.integers(1, n_windows), label="batch")
+    out = np.empty((n_timesteps, n_features), dtype=data.draw(st.sampled_from(DTYPES)))
+    folder = WindowFolder(out, window, how)
+    for start in reversed(range(0, n_windows, batch)):
+        folder.add(start, windows[start : start + batch])
+
+    expected = fold_windows(windows, n_timesteps, how=how).astype(out.dtype)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(expected))  # -0.0 kept
+
+
+def test_batches_out_of_order_are_an_error():
+    folder = WindowFolder(np.empty((10, 1)), 3)
+    with pytest.raises(ValueError, match=r"windows 0\.\.3 do not end where the previous batch"):
+        folder.add(0, np.zeros((4, 3, 1)))

@@ -119,9 +119,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Reshape X: the strategy's edit, in a new array.
 
-        Parameters
-        ----------
-        {{X}}
+        {{only_X}}
 
         Returns
         -------
@@ -139,9 +137,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         The wrapped model is run again on the result where the strategy's
         figures need it (the closed loop).
 
-        Parameters
-        ----------
-        {{X}}
+        {{only_X}}
 
         Returns
         -------

@@ -243,9 +243,7 @@ class ThresholdReshaper(BaseReshaper):
     def score_samples(self, X):
         """Score every row of X; rows without a full history score NaN.
 
-        Parameters
-        ----------
-        {{X}}
+        {{only_X}}
 
         Returns
         -------
@@ -263,9 +261,7 @@ class ThresholdReshaper(BaseReshaper):
     def flag(self, X):
         """The boolean mask of the values ``transform`` would act on.
 
-        Parameters
-        ----------
-        {{X}}
+        {{only_X}}
 
         Returns
         -------

@@ -144,7 +144,6 @@ def train_forecaster(
     >>> model.predict(X[None, :12], verbose=0).shape
     (1, 2)
     """
-    keras = _keras.import_keras()
     X = np.asarray(X, dtype=np.float32)
     panel = X.ndim == 3
     mean, variance = _safe_stats(X.reshape(-1, X.shape[-1]))
@@ -156,14 +155,15 @@ def train_forecaster(
         network, trainable = _forecaster_networks(
             None if panel else window, X.shape[-1], units, panel, mean, variance
         )
-        trainable.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-        trainable.fit(
+        _train(
+            trainable,
             np.ascontiguousarray(inputs),
-            (targets - mean.astype(np.float32)) / np.sqrt(variance).astype(np.float32),
+            _standardised(targets, mean, variance),
+            learning_rate=learning_rate,
             batch_size=batch_size,
             epochs=epochs,
-            shuffle=True,
-            verbose={0: 0, 1: 2}.get(verbose, 1),
+            verbose=verbose,
+            loss="mse",
         )
     return network
 
@@ -284,20 +284,19 @@ def train_autoencoder(
     keras = _keras.import_keras()
     windows = np.asarray(windows, dtype=np.float32)
     mean, variance = _safe_stats(windows.reshape(-1, windows.shape[-1]))
-    standardised = (windows - mean.astype(np.float32)) / np.sqrt(variance).astype(np.float32)
     with _keras.seeded(_keras.seed_from(random_state)):
         encoder, decoder, decoder_standardised = _autoencoder_networks(
             windows.shape[1], windows.shape[2], latent_dim, units, mean, variance
         )
-        trainable = keras.Model(encoder.input, decoder_standardised(encoder.output))
-        trainable.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-        trainable.fit(
+        _train(
+            keras.Model(encoder.input, decoder_standardised(encoder.output)),
             windows,
-            standardised,
+            _standardised(windows, mean, variance),
+            learning_rate=learning_rate,
             batch_size=batch_size,
             epochs=epochs,
-            shuffle=True,
-            verbose={0: 0, 1: 2}.get(verbose, 1),
+            verbose=verbose,
+            loss="mse",
         )
     return encoder, decoder
 
@@ -473,15 +472,11 @@ def train_cvae(
     encoder, decoder : keras.Model
         See :func:`make_cvae`.
     """
-    keras = _keras.import_keras()
     windows = np.asarray(windows, dtype=np.float32)
     conditions = np.asarray(conditions, dtype=np.float32)
     rows = windows.reshape(-1, windows.shape[-1])
     window_mean, window_variance = _safe_stats(rows)
     condition_mean, condition_variance = _safe_stats(conditions)
-    standardised = (windows - window_mean.astype(np.float32)) / np.sqrt(window_variance).astype(
-        np.float32
-    )
     closed_loop = predictor is not None and condition_weight > 0
     with _keras.seeded(_keras.seed_from(random_state)):
         encoder, decoder, decoder_standardised = _cvae_networks(
@@ -500,16 +495,34 @@ def train_cvae(
             condition_weight=condition_weight,
             condition_std=np.sqrt(condition_variance),
         )
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
-        trainer.fit(
+        _train(
+            trainer,
             [windows, conditions],
-            standardised,
+            _standardised(windows, window_mean, window_variance),
+            learning_rate=learning_rate,
             batch_size=batch_size,
             epochs=epochs,
-            shuffle=True,
-            verbose={0: 0, 1: 2}.get(verbose, 1),
+            verbose=verbose,
         )
     return encoder, decoder
+
+
+def _train(model, inputs, targets, *, learning_rate, batch_size, epochs, verbose, loss=None):
+    """Compile ``model`` with Adam and fit it on shuffled batches."""
+    model.compile(optimizer=_keras.import_keras().optimizers.Adam(learning_rate), loss=loss)
+    model.fit(
+        inputs,
+        targets,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose={0: 0, 1: 2}.get(verbose, 1),
+    )
+
+
+def _standardised(values, mean, variance):
+    """``values`` in standard deviations from ``mean``, as float32."""
+    return (values - mean.astype(np.float32)) / np.sqrt(variance).astype(np.float32)
 
 
 def _safe_stats(values):

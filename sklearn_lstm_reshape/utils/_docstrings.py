@@ -100,6 +100,9 @@ X : array-like of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_
     ``fit``.""",
 }
 
+# The Parameters section of a method whose one parameter is X.
+_TEXTS["only_X"] = "Parameters\n----------\n" + _TEXTS["X"]
+
 _PLACEHOLDER = re.compile(
     r"^(?P<indent>[ ]*)\{\{(?P<name>\w+)(?P<args>(?:\s+\w+=[^}]*)*)\}\}$", re.M
 )

@@ -698,6 +698,20 @@ def _refuse_fill_values(X):
         )
 
 
+def moved(values, change):
+    """``values + change`` where the change is not zero, ``values`` elsewhere
+    (bit for bit), written into ``change`` when its dtype can hold the result.
+
+    What an edit leaves alone thereby comes back exactly as it was.
+    """
+    dtype = np.result_type(values, change)
+    out = change if change.dtype == dtype else change.astype(dtype)
+    changed = out != 0
+    np.add(values, out, out=out, where=changed)
+    np.copyto(out, values, where=~changed)
+    return out
+
+
 def _snapshot(value):
     if isinstance(value, np.ndarray):
         return value.copy()

@@ -5,7 +5,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._base import DEPRECATED, WindowAutoencodingReshaper
+from ._base import DEPRECATED, WindowAutoencodingReshaper, moved
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
@@ -248,11 +248,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             return streams if details is None else [*streams, decoded]
 
         rows = self._rewrite(X, rewrite, n_streams=1 if details is None else 2)
-        X_new = rows[0]
-        if edits:  # X_new holds the change: add it where the edit moved a value
-            moved = X_new != 0
-            np.add(X, X_new, out=X_new, where=moved)
-            np.copyto(X_new, X, where=~moved)
+        X_new = moved(X, rows[0]) if edits else rows[0]  # rows[0]: the change, when editing
         if details is not None:
             details.update(requested=requested, reconstruction=rows[1])
         return X_new

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _keras
-from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper
+from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper, moved
 from ._optimize import optimize_toward
 from ._predict import FORWARD_BATCH_SIZE
 from .utils._docstrings import fill_doc
@@ -348,7 +348,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
                 reached.append(batch_reached)
                 # Moves are added to X's own values: what the search left alone
                 # comes back bit for bit.
-                return [_moved(batch, moves)]
+                return [moved(batch, moves)]
             if codes is None:
                 codes = self._encode(batch)
             if edits_X and decoded is None:
@@ -363,7 +363,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
             new_windows = self._decode(new_codes)
             if edits_X:  # the window plus the change the edit made to its decoding
                 np.subtract(new_windows, decoded, out=new_windows)
-                return [_moved(batch, new_windows)]
+                return [moved(batch, new_windows)]
             return [new_windows]
 
         (X_new,) = self._rewrite(X, rewrite)
@@ -528,17 +528,6 @@ class LatentReshaper(WindowAutoencodingReshaper):
     def _reconstruction_error(self, X):
         windows = self._windows(X)
         return float(np.mean(np.abs(self._decode(self._encode(windows)) - windows)))
-
-
-def _moved(windows, change):
-    """``windows + change`` where the change is not zero, ``windows`` elsewhere
-    (bit for bit), written into ``change`` when its dtype can hold the result."""
-    dtype = np.result_type(windows, change)
-    out = change if change.dtype == dtype else change.astype(dtype)
-    moved = out != 0
-    np.add(windows, out, out=out, where=moved)
-    np.copyto(out, windows, where=~moved)
-    return out
 
 
 def _scale(values):

@@ -1,9 +1,11 @@
 """ThresholdReshaper: score rows with an LSTM, flag those past a threshold,
 and act on them."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from . import _keras
 from ._base import DEPRECATED, BaseReshaper
@@ -11,9 +13,30 @@ from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 _SCORES = ("residual", "reconstruction", "output")
+_ACTIONS = ("forecast", "interpolate", "nan", "clip", "scale")
 # Scores that compare X with what the model says X should be; only these give
 # a value to replace a flagged cell with (action="forecast").
 _EXPECTATION_SCORES = ("residual", "reconstruction")
+
+# contamination="auto" flags scores beyond the fences of the skewness-adjusted
+# boxplot of the training scores, this many (adjusted) IQRs out.
+AUTO_FENCE_IQRS = 4.0
+MEDCOUPLE_SAMPLE = 2000
+# max_run="auto": runs longer than this many windows are a lasting change.
+MAX_RUN_WINDOWS = 4
+# Forecasts from repaired history are compared with a threshold widened by
+# the growth of the error measured up to this many windows of repairs.
+GROWTH_HORIZON_WINDOWS = 2
+GROWTH_QUANTILE = 0.9
+# action="auto" hides up to this many blocks per score column, and draws
+# their lengths from the flagged runs when there are at least this many.
+HIDDEN_BLOCKS = 64
+MIN_RUNS_FOR_LENGTHS = 5
+# transform warns when it flags more than MANY_FLAGS_TIMES the fraction of
+# the training values fit flagged (and at least the fraction and count below).
+MANY_FLAGS_TIMES = 4
+MANY_FLAGS_MIN_FRACTION = 0.05
+MANY_FLAGS_MIN_COUNT = 10
 
 
 @fill_doc
@@ -65,10 +88,16 @@ class ThresholdReshaper(BaseReshaper):
         ``side="both"``, a ``(lower, upper)`` pair, or ``t`` for ``(-t, t)``).
         None calibrates it on the training data from ``contamination``.
 
-    contamination : float in (0, 0.5], default=0.05
-        Fraction of the training rows to flag when ``threshold`` is None
-        (per feature when the score is per feature; split equally between
-        the tails when ``side="both"``).
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        How the threshold is calibrated when ``threshold`` is None.
+
+        - ``"auto"``: the fences of the skewness-adjusted boxplot of the
+          training scores (Hubert and Vandervieren, 2008), four adjusted
+          interquartile ranges beyond the quartiles: no fraction to guess,
+          and few flags on clean data.
+        - A float: the fraction of the training rows to flag (per feature
+          when the score is per feature; split equally between the tails
+          when ``side="both"``).
 
     side : {"upper", "lower", "both"}, default="upper"
         Flag scores above the threshold, below it, or outside the pair.
@@ -76,14 +105,33 @@ class ThresholdReshaper(BaseReshaper):
     per_feature : bool, default=True
         When the score has one value per feature, flag single values with a
         threshold per feature. If False, a row's score is the mean over its
-        features and whole rows are flagged.
+        features of their scores, each standardised by its median and median
+        absolute deviation on the training data (so one noisy feature does
+        not dominate), and whole rows are flagged.
 
-    action : {"forecast", "interpolate", "nan", "clip", "scale"} or callable, \
-            default="forecast"
+    max_run : "auto" or int, default="auto"
+        The longest run of consecutive flagged rows (of one score column)
+        that is repaired; a longer run is taken as a lasting change, such as
+        a new level, and left as it is. ``"auto"`` is four windows. Only used
+        where rows are scored from repaired history (a 2-D series scored by
+        its forecast or reconstruction).
+
+    period : int or None, default=None
+        The season of the series in rows, if it has one: ``fit`` then also
+        measures the seasonal-naive forecast (the value one period earlier)
+        against the model, in ``report``'s ``forecast_errors``.
+
+    action : {"auto", "forecast", "interpolate", "nan", "clip", "scale"} or \
+            callable, default="auto"
         What happens to flagged values.
 
+        - ``"auto"``: per feature, ``"forecast"`` or ``"interpolate"``,
+          whichever repaired values hidden from the training data better in
+          ``fit`` (see ``repair_``); ``"interpolate"`` when the score gives no
+          forecast.
         - ``"forecast"``: replace with the model's forecast (``"residual"``)
-          or reconstruction (``"reconstruction"``) of the value.
+          or reconstruction (``"reconstruction"``) of the value, made from the
+          repaired history before it.
         - ``"interpolate"``: linear interpolation in time between the nearest
           unflagged values of the same feature (NaN where a whole series is
           flagged).
@@ -130,6 +178,44 @@ class ThresholdReshaper(BaseReshaper):
         The threshold per score column; for ``side="both"``, the lower
         bounds then the upper bounds.
 
+    score_center_, score_scale_ : ndarray of shape (n_raw_score_columns,)
+        Median and 1.4826 times the median absolute deviation of each raw
+        score column on the training data: the standardisation of
+        ``per_feature=False``.
+
+    max_run_ : int or None
+        The ``max_run`` used; None where rows are not scored from repaired
+        history.
+
+    error_growth_ : ndarray of shape (n_steps, n_features) or None
+        How much the model's error grows, per feature, when its window holds
+        repairs: at row ``k`` of a run of repairs, the 90th percentile of the
+        errors of forecasts of values hidden from the training data, less that
+        at the run's first row (never falling). It is subtracted from the
+        scores of rows forecast from repaired history, so that the growing
+        error of a long repair is not mistaken for a fault. None where rows
+        are not scored from repaired history.
+
+    flagged_fraction_ : float
+        The fraction of the training values (with history) that were
+        flagged.
+
+    forecast_errors_ : dict or None
+        For a forecaster (``score_by="residual"``), the mean absolute one-step
+        error per feature on the unflagged training rows of the model
+        (``"model"``), of repeating the last value (``"persistence"``) and of
+        the value one ``period`` earlier (``"seasonal_naive"``, None without a
+        period). None for other scores.
+
+    repair_ : ndarray of str, of shape (n_features,)
+        The repair ``action="auto"`` applies to each feature.
+
+    repair_errors_ : dict or None
+        The mean absolute error per feature of each candidate repair
+        (``"forecast"``, ``"interpolate"``) on the values hidden from the
+        training data, from which ``repair_`` was chosen; None when there
+        was no choice to make.
+
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).
 
@@ -148,6 +234,25 @@ class ThresholdReshaper(BaseReshaper):
     are NaN. For a 3-D panel with a sequence forecaster, the first step of
     each sequence.
 
+    A 2-D series scored by the model's forecast or reconstruction is scored
+    and repaired in time order: once a row is flagged and repaired, the rows
+    whose windows hold it are scored against the model's values from the
+    repaired window, so the body of a level shift or of a stuck sensor stays
+    flagged, not only its edges. Those scores are first lowered by
+    ``error_growth_``. A run longer than ``max_run`` is left as it is and the
+    series is scored on from it. Independent runs are worked through
+    together, one forward pass per row of the longest run. A panel is scored
+    in one pass, each sequence from its own values.
+
+    So a flag changes the scores of the rows after it, and a higher
+    threshold does not always flag a subset of the values a lower one flags:
+    a lower one may repair a spike that a higher one leaves, and the rows
+    after the spike are then scored from another window. What does hold:
+    ``score_samples`` returns the scores ``flag`` compares with the threshold,
+    and a row whose window holds no repaired value gets the verdict of one
+    pass (each row scored from the unrepaired window before it); the first
+    row of every flagged run is such a row.
+
     ``report(X)`` returns a dict:
 
     - ``rows``: rows (timesteps) in X;
@@ -159,7 +264,9 @@ class ThresholdReshaper(BaseReshaper):
     - ``mean_score_before``, ``mean_score_after``: the mean score of X and of
       ``X_new``, re-scored by the model (windows with NaN left out);
     - ``model_error_before``, ``model_error_after``: the same, when the score
-      is the model's absolute forecast or reconstruction error, else None.
+      is the model's absolute forecast or reconstruction error, else None;
+    - ``forecast_errors``, ``repair``, ``repair_errors``: the fitted
+      ``forecast_errors_``, ``repair_`` and ``repair_errors_``.
 
     Predictions, and default models trained with an int ``random_state``, are
     cached (see :func:`~sklearn_lstm_reshape.clear_cache`), so refitting with
@@ -182,10 +289,12 @@ class ThresholdReshaper(BaseReshaper):
         **BaseReshaper._parameter_constraints,
         "score_by": [StrOptions({"auto", *_SCORES}), callable],
         "threshold": [None, Real, "array-like"],
-        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "side": [StrOptions({"upper", "lower", "both"})],
         "per_feature": ["boolean"],
-        "action": [StrOptions({"forecast", "interpolate", "nan", "clip", "scale"}), callable],
+        "max_run": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "period": [None, Interval(Integral, 1, None, closed="left")],
+        "action": [StrOptions({"auto", *_ACTIONS}), callable],
         "factor": [Real],
         "add_indicator": ["boolean"],
         "batch_size": [
@@ -209,10 +318,12 @@ class ThresholdReshaper(BaseReshaper):
         window=None,
         score_by="auto",
         threshold=None,
-        contamination=0.05,
+        contamination="auto",
         side="upper",
         per_feature=True,
-        action="forecast",
+        max_run="auto",
+        period=None,
+        action="auto",
         factor=0.5,
         add_indicator=False,
         units=32,
@@ -229,6 +340,8 @@ class ThresholdReshaper(BaseReshaper):
         self.contamination = contamination
         self.side = side
         self.per_feature = per_feature
+        self.max_run = max_run
+        self.period = period
         self.action = action
         self.factor = factor
         self.add_indicator = add_indicator
@@ -243,6 +356,12 @@ class ThresholdReshaper(BaseReshaper):
     def score_samples(self, X):
         """Score every row of X; rows without a full history score NaN.
 
+        For a 2-D series scored by the model's forecast or reconstruction,
+        these are the scores ``flag`` and ``transform`` use: each row scored
+        from the repaired history before it (see the Notes). Within a run
+        taken as a lasting change (longer than ``max_run``), and everywhere
+        else, the score against the unrepaired window.
+
         {{only_X}}
 
         Returns
@@ -252,14 +371,13 @@ class ThresholdReshaper(BaseReshaper):
             For a panel scored per sequence, one score per sequence and step.
         """
         X, predictions = self._prepare(X)
-        scores = np.broadcast_to(
-            self._scores(X, predictions), (*X.shape[:-1], self.threshold_.shape[-1])
-        )
+        scores, _ = self._detect(X, predictions, np.array(X, copy=True))
+        scores = np.broadcast_to(scores, (*X.shape[:-1], self.threshold_.shape[-1]))
         return np.array(scores[..., 0] if scores.shape[-1] == 1 else scores)
 
     @fill_doc
     def flag(self, X):
-        """The boolean mask of the values ``transform`` would act on.
+        """The boolean mask of the values ``transform`` acts on.
 
         {{only_X}}
 
@@ -268,44 +386,107 @@ class ThresholdReshaper(BaseReshaper):
         mask : ndarray of bool, of the shape of X
         """
         X, predictions = self._prepare(X)
-        flags = self._flags(self._scores(X, predictions))
+        _, flags = self._detect(X, predictions, np.array(X, copy=True))
+        self._warn_many_flags(X, flags)
         return np.array(np.broadcast_to(flags, X.shape))
+
+    @fill_doc
+    def score(self, X, y=None):
+        """How well the repair restores values hidden from X; higher is better.
+
+        Blocks of values of X away from its flagged values are hidden, the
+        way ``fit`` does for ``action="auto"``, and repaired with the action
+        ``transform`` applies. The score is minus the mean absolute error of
+        the repaired values, per feature in units of that feature's standard
+        deviation in the training data, averaged over the features. It
+        measures the repair, not the detection: a threshold does not change
+        it beyond which values are left to hide. With
+        ``random_state=None`` other blocks are hidden at every call.
+
+        {{only_X}}
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Minus the standardised mean absolute error, at most 0.
+        """
+        X, predictions = self._prepare(X)
+        if self.action == "nan":
+            raise ValueError(
+                "score measures how well transform repairs values, but action='nan' "
+                "leaves them NaN for a downstream imputer. Score the whole pipeline "
+                "instead, or use a repairing action ('auto', 'forecast', "
+                "'interpolate')."
+            )
+        _, flags = self._detect(X, predictions, np.array(X, copy=True))
+        hidden = self._hidden_blocks(X, flags, check_random_state(self.random_state))
+        if hidden is None:
+            history = self._history_rows()
+            raise ValueError(
+                f"X has {len(X)} rows, too few to hide a value with {history} rows of "
+                f"history on either side of it: score needs at least "
+                f"{2 * history + 4} rows."
+            )
+        X_new = np.array(X, copy=True)
+        self._detect(X, predictions, X_new, forced=hidden, use_threshold=False)
+        mask = np.broadcast_to(hidden, X.shape)
+        self._apply(X, X_new, mask, self.action)
+        errors = _mean_abs_error(X_new, X, mask) / self._feature_scale
+        return -float(np.nanmean(errors))
 
     # -- the strategy's hooks ----------------------------------------------------
 
     def _resolve(self, X):
         self.score_by_ = self._resolve_score(X)
+        if X.ndim == 3 or self.score_by_ not in _EXPECTATION_SCORES:
+            self.max_run_ = None
+        elif self.max_run == "auto":
+            self.max_run_ = MAX_RUN_WINDOWS * self.window_
+        else:
+            self.max_run_ = self.max_run
 
     def _check_settings(self):
         if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
             raise ValueError(
                 f"action='forecast' replaces flagged values with the model's "
                 f"forecast or reconstruction, but score_by={self.score_by_!r} gives "
-                f"neither. Use action='interpolate', 'nan', 'clip' or 'scale', "
-                f"or a model that forecasts or reconstructs X."
+                f"neither. Use action='auto', 'interpolate', 'nan', 'clip' or "
+                f"'scale', or a model that forecasts or reconstructs X."
             )
 
     def _fit_strategy(self, X, predictions):
-        self.threshold_ = self._calibrate(self._scores(X, predictions))
+        raw = self._raw_scores(X, predictions)
+        self.score_center_, self.score_scale_ = _robust_center_and_scale(raw)
+        self.threshold_ = self._calibrate(self._combined(raw))
+        del raw
         rows = X.reshape(-1, X.shape[-1])
         self.data_min_ = rows.min(axis=0)
         self.data_max_ = rows.max(axis=0)
+        self._feature_scale = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
+        self.error_growth_ = self._error_growth(X, predictions)
+        _, flags = self._detect(X, predictions, np.array(X, copy=True))
+        self.flagged_fraction_ = float(self._after_history(np.broadcast_to(flags, X.shape)).mean())
+        self.forecast_errors_ = self._forecast_errors(X, predictions, flags)
+        self._warn_worse_than_persistence()
+        self.repair_, self.repair_errors_ = self._choose_repairs(X, predictions, flags)
 
     def _edit(self, X, predictions, details):
-        scores = self._scores(X, predictions)
-        flags = self._flags(scores)
-        if details is None:
-            del scores  # a temporary: freed before X_new is allocated
-        else:
-            details["scores"], details["flags"] = scores, flags
-        X_new = self._reshape(X, predictions, flags)
+        X_new = np.array(X, copy=True, order="C")
+        scores, flags = self._detect(X, predictions, X_new)
+        del scores  # a temporary: freed before anything else is allocated
+        self._warn_many_flags(X, flags)
+        if details is not None:
+            details["flags"] = flags
+        self._apply(X, X_new, np.broadcast_to(flags, X.shape), self.action)
         if self.add_indicator:
             indicator = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1]))
             X_new = np.concatenate([X_new, indicator.astype(X_new.dtype)], axis=-1)
         return X_new
 
     def _may_return_nan(self):
-        return self.action in ("nan", "interpolate") or callable(self.action)
+        return self.action in ("auto", "nan", "interpolate") or callable(self.action)
 
     def _added_columns(self):
         return self.threshold_.shape[-1] if self.add_indicator else 0
@@ -318,11 +499,11 @@ class ThresholdReshaper(BaseReshaper):
         return [f"flagged_{name}" for name in names]
 
     def _report(self, X, X_new, predictions, details):
-        scores, flags = details["scores"], details["flags"]
+        flags = details["flags"]
         X_new = X_new[..., : X.shape[-1]]
         row_flags = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1])).any(axis=-1)
         change = np.abs(X_new - X)
-        score_before = _mean_score(scores)
+        score_before = _mean_score(self._scores(X, predictions))
         score_after = _mean_score(self._scores(X_new, self._predict(X_new)))
         is_error = self.score_by_ in _EXPECTATION_SCORES
         return {
@@ -335,7 +516,258 @@ class ThresholdReshaper(BaseReshaper):
             "mean_score_after": score_after,
             "model_error_before": score_before if is_error else None,
             "model_error_after": score_after if is_error else None,
+            "forecast_errors": self.forecast_errors_,
+            "repair": self.repair_,
+            "repair_errors": self.repair_errors_,
         }
+
+    # -- detection from repaired history -----------------------------------------
+
+    def _repairs_from_history(self, X):
+        """Whether X is scored in time order from repaired history: a 2-D
+        series scored by what the model says it should be."""
+        return X.ndim == 2 and self.score_by_ in _EXPECTATION_SCORES
+
+    def _detect(self, X, predictions, X_new, *, forced=None, use_threshold=True):
+        """The scores and flags of X; ``X_new`` (a copy of X) gets the model's
+        values at the flagged cells when the score gives them.
+
+        ``forced`` (shaped like the flags) flags cells whatever their score;
+        ``use_threshold=False`` flags those cells only.
+        """
+        scores = self._scores(X, predictions)
+        flags = self._flags(scores) if use_threshold else np.zeros(scores.shape, dtype=bool)
+        if forced is not None:
+            flags |= forced
+        if self.score_by_ not in _EXPECTATION_SCORES:
+            return scores, flags
+        expected = self._expected(X, predictions)
+        if not self._repairs_from_history(X):
+            np.copyto(
+                self._after_history(X_new),
+                expected,
+                where=self._after_history(np.broadcast_to(flags, X.shape)),
+            )
+            return scores, flags
+        history, window = self._history_rows(), self.window_
+        offsets = np.arange(window)
+
+        def flags_of(rows, row_scores):
+            row_flags = (
+                self._flags(row_scores) if use_threshold else np.zeros(row_scores.shape, dtype=bool)
+            )
+            return row_flags | forced[rows] if forced is not None else row_flags
+
+        def forecast(rows):
+            windows = X_new[(rows - history)[:, None] + offsets]
+            output = self._predict_windows(self.model_, windows)
+            if self.score_by_ == "reconstruction":
+                return output[:, -1, :]
+            return output.reshape(len(rows), -1)
+
+        growth = self.error_growth_ if use_threshold else None
+
+        def rescore(rows, values, steps):
+            raw = np.abs(X[rows] - values)
+            if growth is not None:
+                raw = np.maximum(raw - growth[np.minimum(steps, len(growth) - 1)], 0)
+            row_scores = self._combined(raw.astype(X.dtype, copy=False))
+            return row_scores, flags_of(rows, row_scores)
+
+        def unrepaired(rows):
+            return expected[rows - history]
+
+        _repair_from_history(
+            X,
+            X_new,
+            scores,
+            flags,
+            history=history,
+            forecast=forecast,
+            unrepaired=unrepaired,
+            rescore=rescore,
+            max_run=self.max_run_ if use_threshold else len(X),
+        )
+        return scores, flags
+
+    def _error_growth(self, X, predictions):
+        """How much the model's error grows as its forecasts are made from
+        repaired values: per number of rows since a run of repairs began (0:
+        from X's own window) and per feature, the median absolute error of the
+        forecasts of hidden blocks of X at that row of the block, less that at
+        the block's first row: 0 for the first, and never falling. None where
+        nothing is repaired from history."""
+        if not self._repairs_from_history(X):
+            return None
+        horizon = min(self.max_run_, GROWTH_HORIZON_WINDOWS * self.window_)
+        no_flags = np.zeros((len(X), self.threshold_.shape[-1]), dtype=bool)
+        rng = check_random_state(self.random_state)
+        hidden = self._hidden_blocks(X, no_flags, rng, lengths=np.array([horizon]))
+        if hidden is None:
+            horizon = max(1, (len(X) - 3 * self._history_rows()) // 4)
+            hidden = self._hidden_blocks(X, no_flags, rng, lengths=np.array([horizon]))
+        if hidden is None:
+            return np.zeros((1, X.shape[-1]))
+        X_new = np.array(X, copy=True)
+        self._detect(X, predictions, X_new, forced=hidden, use_threshold=False)
+        starts, columns = np.nonzero(np.diff(hidden.astype(np.int8), axis=0, prepend=0) == 1)
+        errors = np.abs(X_new - X)[starts[:, None] + np.arange(horizon)]  # (blocks, steps, f)
+        growth = np.zeros((horizon, X.shape[-1]))
+        for column in np.unique(columns):
+            features = slice(None) if hidden.shape[-1] == 1 else [column]
+            growth[:, features] = np.quantile(
+                errors[columns == column][..., features], GROWTH_QUANTILE, axis=0
+            )
+            growth[:, features] -= growth[0, features]
+        return np.maximum.accumulate(np.maximum(growth, 0.0), axis=0)
+
+    def _warn_many_flags(self, X, flags):
+        flagged = self._after_history(np.broadcast_to(flags, X.shape))
+        fraction = float(flagged.mean()) if flagged.size else 0.0
+        limit = max(MANY_FLAGS_TIMES * self.flagged_fraction_, MANY_FLAGS_MIN_FRACTION)
+        if fraction > limit and np.count_nonzero(flagged) >= MANY_FLAGS_MIN_COUNT:
+            warnings.warn(
+                f"{fraction:.0%} of the values of X are flagged, against "
+                f"{self.flagged_fraction_:.1%} of the training data: the threshold "
+                f"was calibrated on data unlike X (another scale, season or "
+                f"sensor), or X is mostly faulty. Fit on data like X, or set "
+                f"threshold= or contamination= for this data.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    # -- what the model is worth -------------------------------------------------
+
+    def _forecast_errors(self, X, predictions, flags):
+        """Mean absolute one-step error per feature of the model, of repeating
+        the last value and (given a period) of the seasonal-naive forecast,
+        over the training rows that are not flagged; None without a forecaster
+        (or without an unflagged row)."""
+        if self.score_by_ != "residual":
+            return None
+        if X.ndim == 2:
+            target, previous = X[self.window_ :], X[self.window_ - 1 : -1]
+        else:
+            target, previous = X[:, 1:], X[:, :-1]
+        clean = ~self._after_history(flags.any(axis=-1, keepdims=True))[..., 0]
+        if not clean.any():
+            return None  # every row flagged: nothing to measure on
+        target, previous = target[clean], previous[clean]
+        expected = self._expected(X, predictions)[clean]
+        errors = {
+            "model": np.abs(target - expected).mean(axis=0),
+            "persistence": np.abs(target - previous).mean(axis=0),
+            "seasonal_naive": None,
+        }
+        if self.period is not None and X.ndim == 2 and len(X) > self.period + self.window_:
+            rows = np.arange(max(self.window_, self.period), len(X))
+            rows = rows[clean[rows - self.window_]]
+            if len(rows):
+                errors["seasonal_naive"] = np.abs(X[rows] - X[rows - self.period]).mean(axis=0)
+        return errors
+
+    def _warn_worse_than_persistence(self):
+        errors = self.forecast_errors_
+        if errors is None:
+            return
+        worse = np.flatnonzero(errors["model"] > errors["persistence"])
+        if not len(worse):
+            return
+        names = getattr(self, "feature_names_in_", None)
+        described = ", ".join(
+            f"{names[f] if names is not None else f'feature {f}'} "
+            f"({errors['model'][f]:.3g} against {errors['persistence'][f]:.3g})"
+            for f in worse[:5]
+        )
+        warnings.warn(
+            f"The model forecasts X worse than repeating the last value does "
+            f"(mean absolute one-step error on the training data): {described}. Its "
+            f"residuals flag what it cannot forecast, and its forecasts are poor "
+            f"repairs. Train it longer, or on the changes from one row to the next "
+            f"(as the default model=None does), or repair with "
+            f"action='interpolate'.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    # -- the repair action="auto" chooses ------------------------------------------
+
+    def _choose_repairs(self, X, predictions, flags):
+        """Per feature, the repair with the lower error on hidden clean values."""
+        n_features = X.shape[-1]
+        if self.score_by_ != "residual":
+            return np.full(n_features, "interpolate", dtype=object), None
+        hidden = self._hidden_blocks(X, flags, check_random_state(self.random_state))
+        if hidden is None:  # too short to measure: the repair that needs no model
+            return np.full(n_features, "interpolate", dtype=object), None
+        mask = np.broadcast_to(hidden, X.shape)
+        forecast = np.array(X, copy=True)
+        self._detect(X, predictions, forecast, forced=hidden, use_threshold=False)
+        interpolated = np.array(X, copy=True)
+        _interpolate(interpolated, mask)
+        errors = {
+            "forecast": _mean_abs_error(forecast, X, mask),
+            "interpolate": _mean_abs_error(interpolated, X, mask),
+        }
+        better = errors["forecast"] < errors["interpolate"]
+        return np.where(better, "forecast", "interpolate").astype(object), errors
+
+    def _hidden_blocks(self, X, flags, random_state, lengths=None):
+        """A mask of blocks of values to hide, shaped like the flags.
+
+        Each block is one score column over a run of rows, with clean
+        (unflagged) rows around it: the model's history before it, and the
+        rows after it whose windows hold it (where flags leave no such room,
+        blocks are hidden among them). Lengths are drawn from ``lengths``, by
+        default from the flagged runs of X (single values when there are
+        few). None when X has no room for a block.
+        """
+        n_columns = flags.shape[-1]
+        if X.ndim == 3:
+            return self._hidden_values_of_panel(flags, random_state)
+        history = self._history_rows()
+        row_flagged = flags.any(axis=1)
+        if lengths is None:
+            lengths = _run_lengths(flags)
+            lengths = lengths[lengths <= self.max_run_]
+            if len(lengths) < MIN_RUNS_FOR_LENGTHS:
+                lengths = np.ones(1, dtype=int)
+        longest = int(lengths.max())
+        first, last = history + 1, len(X) - longest - history - 1
+        if last <= first:
+            return None
+        n_candidates = min(last - first, HIDDEN_BLOCKS * n_columns * 4)
+        candidates = np.sort(random_state.choice(last - first, n_candidates, replace=False)) + first
+        flagged_before = np.concatenate([[0], np.cumsum(row_flagged)])
+        hidden = np.zeros(flags.shape, dtype=bool)
+        free_from, count = 0, 0
+        for start in candidates:
+            length = int(random_state.choice(lengths))
+            low, high = start - history - 1, start + length + history + 1
+            if low < free_from or flagged_before[high] > flagged_before[low]:
+                continue
+            hidden[start : start + length, count % n_columns] = True
+            free_from, count = high, count + 1
+            if count >= HIDDEN_BLOCKS * n_columns:
+                break
+        if not count and row_flagged.any():
+            # Flags everywhere: hide blocks among them, repaired from their
+            # neighbours as they are, rather than measure nothing.
+            return self._hidden_blocks(X, np.zeros_like(flags), random_state, lengths)
+        return hidden if count else None
+
+    def _hidden_values_of_panel(self, flags, random_state):
+        """Single unflagged values of a panel to hide (steps with history)."""
+        free = ~flags.any(axis=-1)
+        free[:, 0] = False  # the first step has nothing to forecast it from
+        candidates = np.argwhere(free)
+        if not len(candidates):
+            return None
+        size = min(len(candidates), HIDDEN_BLOCKS * flags.shape[-1])
+        sequence, step = candidates[random_state.choice(len(candidates), size, replace=False)].T
+        hidden = np.zeros(flags.shape, dtype=bool)
+        hidden[sequence, step, random_state.randint(flags.shape[-1], size=size)] = True
+        return hidden
 
     # -- scores ----------------------------------------------------------------
 
@@ -412,25 +844,36 @@ class ThresholdReshaper(BaseReshaper):
             return A[self._history_rows() :]
         return A[:, 1:] if self.score_by_ == "residual" else A
 
-    def _scores(self, X, predictions):
-        """Scores aligned with X's rows: shape (n, k) for a series,
-        (n_sequences, 1 or timesteps, k) for a panel; NaN without history."""
+    def _raw_scores(self, X, predictions):
+        """Scores of every score column, aligned with X's rows: shape (n, k) for
+        a series, (n_sequences, 1 or timesteps, k) for a panel; NaN without
+        history. Each row is scored from the unrepaired window."""
         if self.score_by_ in _EXPECTATION_SCORES:
             scores = np.full(X.shape, np.nan, dtype=X.dtype)
             scored = self._after_history(scores)
             # In place: a temporary the size of X would be a third copy of it.
             np.subtract(self._after_history(X), self._expected(X, predictions), out=scored)
             np.abs(scored, out=scored)
-        else:
-            raw = predictions
-            if callable(self.score_by_):
-                windows = self._windows(X)
-                raw = np.asarray(self.score_by_(windows, predictions), dtype=X.dtype)
-                self._check_callable_scores(raw, X, len(windows))
-            scores = self._align_output(raw, X)
-        if not self.per_feature and scores.shape[-1] > 1:
-            scores = scores.mean(axis=-1, keepdims=True)
-        return scores
+            return scores
+        raw = predictions
+        if callable(self.score_by_):
+            windows = self._windows(X)
+            raw = np.asarray(self.score_by_(windows, predictions), dtype=X.dtype)
+            self._check_callable_scores(raw, X, len(windows))
+        return self._align_output(raw, X)
+
+    def _scores(self, X, predictions):
+        """The scores the threshold is compared with, from unrepaired windows."""
+        return self._combined(self._raw_scores(X, predictions))
+
+    def _combined(self, raw):
+        """One score per row when ``per_feature=False``: the mean over the
+        columns of the scores in robust units of each column, so that a noisy
+        feature weighs no more than a quiet one."""
+        if self.per_feature or raw.shape[-1] == 1:
+            return raw
+        standardised = (raw - self.score_center_) / self.score_scale_
+        return standardised.mean(axis=-1, keepdims=True).astype(raw.dtype, copy=False)
 
     def _align_output(self, raw, X):
         """Lay out one output per window (or per sequence) on X's rows."""
@@ -461,11 +904,15 @@ class ThresholdReshaper(BaseReshaper):
     # -- thresholds ------------------------------------------------------------
 
     def _calibrate(self, scores):
-        """The threshold per score column: given, or from contamination."""
+        """The threshold per score column: given, robust, or from contamination."""
         n_columns = scores.shape[-1]
         if self.threshold is None:
             values = scores.reshape(-1, n_columns)
             values = values[~np.isnan(values).any(axis=1)]
+            if self.contamination == "auto":
+                lower, upper = _skew_adjusted_fences(values)
+                bounds = {"upper": upper, "lower": lower, "both": np.stack([lower, upper])}
+                return bounds[self.side].astype(np.float64)
             c = self.contamination
             quantiles = {"upper": 1 - c, "lower": c, "both": [c / 2, 1 - c / 2]}
             return np.quantile(values, quantiles[self.side], axis=0).astype(np.float64)
@@ -510,11 +957,12 @@ class ThresholdReshaper(BaseReshaper):
 
     # -- actions ---------------------------------------------------------------
 
-    def _reshape(self, X, predictions, flags):
-        """The copy of X with the action applied where ``flags`` say."""
-        mask = np.broadcast_to(flags, X.shape)
-        X_new = np.array(X, copy=True, order="C")
-        action = self.action
+    def _apply(self, X, X_new, mask, action):
+        """Apply ``action`` to the masked values of ``X_new``, in place.
+
+        ``X_new`` holds X, and the model's values at the masked cells when the
+        score gives them (see ``_detect``): ``"forecast"`` keeps those.
+        """
         if callable(action):
             # X is a view that cannot be made writeable again (see _base):
             # the action cannot reach the caller's X.
@@ -525,21 +973,23 @@ class ThresholdReshaper(BaseReshaper):
                     f"{X.shape}; it returned shape {replacement.shape}."
                 )
             np.copyto(X_new, replacement, where=mask, casting="unsafe")
-        elif action == "scale":
-            np.multiply(X_new, self.factor, out=X_new, where=mask, casting="unsafe")
-        elif action == "clip":
-            np.clip(X_new, self.data_min_, self.data_max_, out=X_new, where=mask, casting="unsafe")
-        elif action == "nan":
-            np.copyto(X_new, np.nan, where=mask)
-        elif action == "forecast":
-            np.copyto(
-                self._after_history(X_new),
-                self._expected(X, predictions),
-                where=self._after_history(mask),
-            )
-        else:  # "interpolate"
-            _interpolate(X_new, mask)
-        return X_new
+            return
+        per_feature = self.repair_ if action == "auto" else np.full(X.shape[-1], action)
+        for name in np.unique(per_feature):
+            if name == "forecast":
+                continue  # X_new holds the model's values already
+            where = mask & (per_feature == name)
+            np.copyto(X_new, X, where=where)
+            if name == "scale":
+                np.multiply(X_new, self.factor, out=X_new, where=where, casting="unsafe")
+            elif name == "clip":
+                np.clip(
+                    X_new, self.data_min_, self.data_max_, out=X_new, where=where, casting="unsafe"
+                )
+            elif name == "nan":
+                np.copyto(X_new, np.nan, where=where)
+            else:  # "interpolate"
+                _interpolate(X_new, where)
 
 
 def _mean_score(scores):
@@ -565,3 +1015,167 @@ def _interpolate(X_new, mask):
                 column[bad] = np.interp(time[bad], time[good], column[good])
             else:
                 column[:] = np.nan
+
+
+def _robust_center_and_scale(scores):
+    """Per column, the median and 1.4826 x the median absolute deviation of the
+    finite scores (the standard deviation for normal scores), falling back to
+    the standard deviation, then 1, where that is 0."""
+    values = scores.reshape(-1, scores.shape[-1]).astype(np.float64)
+    values = values[np.isfinite(values).all(axis=1)]
+    if not len(values):
+        return np.zeros(scores.shape[-1]), np.ones(scores.shape[-1])
+    center = np.median(values, axis=0)
+    scale = 1.4826 * np.median(np.abs(values - center), axis=0)
+    scale = np.where(scale > 0, scale, values.std(axis=0))
+    return center, np.where(scale > 0, scale, 1.0)
+
+
+def _medcouple(values, rng):
+    """The medcouple of ``values`` (a robust measure of skewness in [-1, 1]),
+    on a random sample of at most MEDCOUPLE_SAMPLE of them."""
+    if len(values) > MEDCOUPLE_SAMPLE:
+        values = rng.choice(values, MEDCOUPLE_SAMPLE, replace=False)
+    median = np.median(values)
+    above, below = values[values >= median], values[values <= median]
+    spread = above[:, None] - below[None, :]
+    kernel = ((above[:, None] - median) - (median - below[None, :]))[spread > 0] / spread[
+        spread > 0
+    ]
+    return float(np.median(kernel)) if kernel.size else 0.0
+
+
+def _skew_adjusted_fences(values):
+    """Per column, the fences of the skewness-adjusted boxplot (Hubert and
+    Vandervieren, 2008) with AUTO_FENCE_IQRS in place of 1.5."""
+    rng = np.random.RandomState(0)
+    lower, upper = [], []
+    for column in values.T.astype(np.float64):
+        q1, q3 = np.quantile(column, [0.25, 0.75])
+        iqr = q3 - q1 if q3 > q1 else max(column.std(), 1e-12)
+        mc = _medcouple(column, rng)
+        low, high = (-4 * mc, 3 * mc) if mc >= 0 else (-3 * mc, 4 * mc)
+        lower.append(q1 - AUTO_FENCE_IQRS * np.exp(low) * iqr)
+        upper.append(q3 + AUTO_FENCE_IQRS * np.exp(high) * iqr)
+    return np.array(lower), np.array(upper)
+
+
+def _mean_abs_error(X_new, X, mask):
+    """Per feature, the mean of ``|X_new - X|`` over the masked cells (NaN for a
+    feature without any)."""
+    errors = np.where(mask, np.abs(X_new - X), 0.0).reshape(-1, X.shape[-1]).sum(axis=0)
+    counts = mask.reshape(-1, X.shape[-1]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return errors / counts
+
+
+def _run_lengths(flags):
+    """The lengths of the runs of consecutive flagged rows of every column."""
+    padded = np.zeros((len(flags) + 2, flags.shape[1]), dtype=np.int8)
+    padded[1:-1] = flags
+    edges = np.diff(padded, axis=0)
+    lengths = [
+        np.flatnonzero(edges[:, c] == -1) - np.flatnonzero(edges[:, c] == 1)
+        for c in range(flags.shape[1])
+    ]
+    return np.concatenate(lengths)
+
+
+def _repair_from_history(
+    X, X_new, scores, flags, *, history, forecast, unrepaired, rescore, max_run
+):
+    """Score and repair a 2-D series in time order, from repaired history.
+
+    On entry ``scores`` and ``flags`` hold the one-pass scores and flags (each
+    row scored from the unrepaired window before it) and ``X_new`` a copy of
+    X. A flagged row's values are replaced by the model's values, and the
+    rows whose windows hold it are scored again, from the repaired window,
+    in turn: a fault that lasts stays flagged through its body. On return
+    ``X_new`` holds the model's values at every flagged cell.
+
+    The work is done by fronts, one per flagged run, advanced one row per
+    step together, so each step is one batched forward pass and the number
+    of steps grows with the longest run, not with the number of flags. A
+    front that repairs a row in the windows the next front has read makes
+    that one stale: the later front is undone and its flagged rows are taken
+    up again in time order, when the earlier front has passed. A run of more than
+    ``max_run`` consecutive flagged rows of one score column is taken as a
+    lasting change: its values are restored and unflagged, so the rows after
+    it are scored from windows that hold the new level.
+
+    ``forecast(rows)`` returns the model's values of ``rows`` from their
+    windows in ``X_new``, ``unrepaired(rows)`` those from the windows of X (the
+    one-pass values), and ``rescore(rows, values, steps)`` their scores and
+    flags, ``steps`` being the rows since the front began (0 for a window
+    of X).
+    """
+    n, n_columns = flags.shape
+    seeds = np.flatnonzero(flags.any(axis=1))
+    # pos: the next row of each front; last: its last repaired row (a front
+    # starts with none in its window).
+    start, pos, last = seeds.copy(), seeds.copy(), seeds - history - 1
+    active = np.ones(len(seeds), dtype=bool)
+    # Per front and score column, the first row of the current flagged run (-1: none).
+    run = np.full((len(seeds), n_columns), -1)
+
+    def one_pass(first, stop):
+        rows = np.arange(first, stop)
+        return rescore(rows, unrepaired(rows), np.zeros(len(rows), dtype=int))
+
+    def undo(first, stop):
+        X_new[first:stop] = X[first:stop]
+        scores[first:stop], flags[first:stop] = one_pass(first, stop)
+
+    def accept(first, stop, column):
+        """Take a run of one score column as a lasting change: restored, unflagged."""
+        features = slice(None) if n_columns == 1 else column
+        X_new[first:stop, features] = X[first:stop, features]
+        scores[first:stop, column] = one_pass(first, stop)[0][:, column]
+        flags[first:stop, column] = False
+
+    def take_up(index, after):
+        """Start fronts at the seeds between a finished front and the next one."""
+        nonlocal start, pos, last, active, run
+        following = start[index + 1] if index + 1 < len(start) else n
+        new = seeds[(seeds >= after) & (seeds < following)]
+        if len(new):
+            at = index + 1
+            start, pos = np.insert(start, at, new), np.insert(pos, at, new)
+            last = np.insert(last, at, new - history - 1)
+            active = np.insert(active, at, np.ones(len(new), dtype=bool))
+            run = np.insert(run, at, np.full((len(new), n_columns), -1), axis=0)
+
+    while active.any():
+        moving = np.flatnonzero(active)
+        rows = pos[moving]
+        # A window without a repaired value gives the one-pass value: only
+        # the first row of a front, which the one-pass flags already flagged.
+        fresh = rows > last[moving] + history
+        values = np.empty((len(rows), X.shape[1]), dtype=np.float32)
+        values[fresh] = unrepaired(rows[fresh])
+        if not fresh.all():
+            values[~fresh] = forecast(rows[~fresh])
+        row_scores, row_flags = rescore(rows, values, rows - start[moving])
+        scores[rows], flags[rows] = row_scores, row_flags
+        X_new[rows] = np.where(np.broadcast_to(row_flags, values.shape), values, X[rows])
+        flagged = row_flags.any(axis=1)
+        last[moving[flagged]] = rows[flagged]
+        runs = np.where(row_flags, np.where(run[moving] < 0, rows[:, None], run[moving]), -1)
+        for front, column in np.argwhere(row_flags & (rows[:, None] - runs + 1 > max_run)):
+            accept(runs[front, column], rows[front] + 1, column)
+            runs[front, column] = -1
+        run[moving] = runs
+        pos[moving] += 1
+        # A repair in the rows a later front has read makes what it computed
+        # stale: that front is undone, its flagged rows taken up again later.
+        for index, row in zip(moving[flagged][::-1], rows[flagged][::-1], strict=True):
+            while index + 1 < len(start) and row >= start[index + 1] - history:
+                undo(start[index + 1], pos[index + 1])
+                start, pos, last, active = (
+                    np.delete(a, index + 1) for a in (start, pos, last, active)
+                )
+                run = np.delete(run, index + 1, axis=0)
+        ended = np.flatnonzero(active & ((pos > last + history) | (pos >= n)))
+        active[ended] = False
+        for index in ended[::-1]:  # from the end, so indices stay valid
+            take_up(index, pos[index])

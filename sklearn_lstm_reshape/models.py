@@ -22,12 +22,25 @@ __all__ = [
 
 
 def make_forecaster(
-    window, n_features, *, units=32, sequence_output=False, mean=None, variance=None
+    window,
+    n_features,
+    *,
+    units=32,
+    sequence_output=False,
+    predict_change=True,
+    mean=None,
+    variance=None,
+    change_mean=None,
+    change_variance=None,
 ):
     """Build an (untrained) LSTM forecaster of the next row of a series.
 
     Inputs are standardised with ``mean`` and ``variance`` inside the model and
-    outputs mapped back, so the model reads and predicts raw values.
+    outputs mapped back, so the model reads and predicts raw values. By
+    default the network forecasts the change from the window's last row (in
+    units of ``change_variance``) and adds it to that row, so a forecast
+    follows a trend or a new level that the training data never reached, and
+    an untrained network starts from repeating the last value.
 
     Read more in the :ref:`User Guide <data_conventions>`.
 
@@ -43,8 +56,15 @@ def make_forecaster(
         If False, the model maps a window to one row: the forecast of the row
         that follows the window. If True, it maps a sequence to a sequence,
         step ``t`` forecasting step ``t + 1`` (for 3-D panels).
+    predict_change : bool, default=True
+        Forecast the change from the last row (True) or the row itself
+        (False). A window-to-row forecaster of changes needs a fixed
+        ``window``.
     mean, variance : array-like of shape (n_features,), default=None
         Per-feature statistics of the training data (zeros and ones if None).
+    change_mean, change_variance : array-like of shape (n_features,), default=None
+        Per-feature statistics of the changes from one row to the next
+        (zeros and ones if None); used when ``predict_change``.
 
     Returns
     -------
@@ -63,31 +83,72 @@ def make_forecaster(
     >>> model.input_shape, model.output_shape
     ((None, 24, 3), (None, 3))
     """
-    network, _ = _forecaster_networks(window, n_features, units, sequence_output, mean, variance)
+    if predict_change and window is None and not sequence_output:
+        raise ValueError(
+            "A forecaster of the change from the last row of a window needs a "
+            "fixed window: pass window=<rows per window>, or predict_change=False."
+        )
+    stats = _forecaster_stats(n_features, mean, variance, change_mean, change_variance)
+    network, _ = _forecaster_networks(
+        window, n_features, units, sequence_output, predict_change, *stats
+    )
     return network
 
 
-def _forecaster_networks(window, n_features, units, sequence_output, mean, variance):
+def _forecaster_stats(n_features, *stats):
+    """The four statistics as float arrays, zeros and ones where None."""
+    defaults = (np.zeros(n_features), np.ones(n_features)) * 2
+    return tuple(
+        default if value is None else np.asarray(value, dtype=float)
+        for value, default in zip(stats, defaults, strict=True)
+    )
+
+
+def _forecaster_networks(
+    window,
+    n_features,
+    units,
+    sequence_output,
+    predict_change,
+    mean,
+    variance,
+    change_mean,
+    change_variance,
+):
     """The forecaster in raw units, and the same layers up to standardised output.
 
-    Training the second one on standardised targets weights every feature
-    equally whatever its scale; the first shares its weights.
+    Training the second one on standardised targets (rows, or changes from
+    the last row) weights every feature equally whatever its scale; the first
+    shares its weights. Built from Keras's own layers only, so that a saved
+    forecaster loads in safe mode.
     """
     keras = _keras.import_keras()
-    mean = np.zeros(n_features) if mean is None else np.asarray(mean, dtype=float)
-    variance = np.ones(n_features) if variance is None else np.asarray(variance, dtype=float)
+    layers = keras.layers
     inputs = keras.Input(shape=(window, n_features), name="window")
-    standardised = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")(
-        inputs
-    )
-    hidden = keras.layers.LSTM(units, return_sequences=sequence_output, name="lstm")(standardised)
-    forecast = keras.layers.Dense(n_features, name="forecast")(hidden)
-    raw = keras.layers.Normalization(
-        mean=mean, variance=variance, invert=True, name="unstandardise"
-    )(forecast)
+    standardised = layers.Normalization(mean=mean, variance=variance, name="standardise")(inputs)
+    hidden = layers.LSTM(units, return_sequences=sequence_output, name="lstm")(standardised)
+    if not predict_change:
+        forecast = layers.Dense(n_features, name="forecast")(hidden)
+        raw = layers.Normalization(mean=mean, variance=variance, invert=True, name="unstandardise")(
+            forecast
+        )
+        return (
+            keras.Model(inputs, raw, name="lstm_forecaster"),
+            keras.Model(inputs, forecast, name="lstm_forecaster_standardised"),
+        )
+    change = layers.Dense(n_features, name="change")(hidden)
+    raw_change = layers.Normalization(
+        mean=change_mean, variance=change_variance, invert=True, name="unstandardise_change"
+    )(change)
+    if sequence_output:
+        last = inputs  # step t forecasts step t + 1 from step t
+    else:
+        last = layers.Cropping1D((window - 1, 0), name="last_row")(inputs)
+        last = layers.Reshape((n_features,), name="flatten_last_row")(last)
+    raw = layers.Add(name="forecast")([last, raw_change])
     return (
         keras.Model(inputs, raw, name="lstm_forecaster"),
-        keras.Model(inputs, forecast, name="lstm_forecaster_standardised"),
+        keras.Model(inputs, change, name="lstm_forecaster_standardised_change"),
     )
 
 
@@ -99,6 +160,7 @@ def train_forecaster(
     epochs=10,
     batch_size=32,
     learning_rate=5e-3,
+    predict_change=True,
     random_state=None,
     verbose=0,
 ):
@@ -122,6 +184,10 @@ def train_forecaster(
         Windows per gradient step.
     learning_rate : float, default=5e-3
         Learning rate of the Adam optimiser.
+    predict_change : bool, default=True
+        Train the network to forecast the change from the last row (True),
+        which copes with trends and levels outside the training range, or
+        the row itself (False, the forecaster of version 0.1).
     random_state : int or None, default=None
         Seed of the weights and the shuffling; an int makes training
         reproducible.
@@ -148,17 +214,31 @@ def train_forecaster(
     panel = X.ndim == 3
     mean, variance = _safe_stats(X.reshape(-1, X.shape[-1]))
     if panel:
-        inputs, targets = X[:, :-1], X[:, 1:]
+        inputs, targets, last = X[:, :-1], X[:, 1:], X[:, :-1]
     else:
-        inputs, targets = sliding_windows(X[:-1], window), X[window:]
+        inputs, targets, last = sliding_windows(X[:-1], window), X[window:], X[window - 1 : -1]
+    changes = targets - last
+    change_mean, change_variance = _safe_stats(changes.reshape(-1, X.shape[-1]))
     with _keras.seeded(_keras.seed_from(random_state)):
         network, trainable = _forecaster_networks(
-            None if panel else window, X.shape[-1], units, panel, mean, variance
+            None if panel else window,
+            X.shape[-1],
+            units,
+            panel,
+            predict_change,
+            mean,
+            variance,
+            change_mean,
+            change_variance,
         )
+        if predict_change:
+            targets = _standardised(changes, change_mean, change_variance)
+        else:
+            targets = _standardised(targets, mean, variance)
         _train(
             trainable,
             np.ascontiguousarray(inputs),
-            _standardised(targets, mean, variance),
+            targets,
             learning_rate=learning_rate,
             batch_size=batch_size,
             epochs=epochs,

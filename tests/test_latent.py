@@ -135,10 +135,19 @@ def test_a_series_reports_the_validity_before_and_after_folding(fitted, series):
     X = series.X_clean[300:]
     report = search(fitted, space="input").report(X)
     assert 0.0 <= report["validity"] <= 1.0 and report["searched_validity"] > 0.5
-    assert report["target_gap_after"] < report["target_gap_before"]
     # Folding averages each row over the windows that cover it, so windows
     # that reached the target alone mostly miss it once folded.
     assert report["validity"] < 0.5 * report["searched_validity"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: folding the searched windows of a series back into rows "
+    "can undo the search, so the folded series is no nearer the target",
+)
+def test_a_folded_search_brings_a_series_nearer_its_target(fitted, series):
+    report = search(fitted, space="input").report(series.X_clean[300:])
+    assert report["target_gap_after"] < report["target_gap_before"]
 
 
 def test_callable_edit_gets_codes_and_predictions(fitted, series):

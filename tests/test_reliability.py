@@ -95,6 +95,8 @@ AFTER_FIT = {
         "contamination": (0.2, False),
         "side": ("both", False),
         "per_feature": (False, False),
+        "max_run": (10, False),
+        "period": (7, False),
         "units": (5, False),
         "epochs": (2, False),
         "random_state": (1, False),

@@ -93,18 +93,23 @@ def variants(cases):
 # -- strategies ----------------------------------------------------------------
 
 
-def data_for(case, dtype):
+def data_for(case, dtype, elements=None):
     """Arrays the case's reshaper takes: a series of 2 features, or a panel."""
     if case.ndim == 2:
         shape = st.tuples(st.integers(*SERIES_ROWS), st.just(N_FEATURES))
     else:
         shape = st.tuples(st.integers(*PANEL_SEQUENCES), st.just(PANEL_STEPS), st.just(N_FEATURES))
-    return arrays(dtype, shape, elements=values(dtype))
+    return arrays(dtype, shape, elements=values(dtype) if elements is None else elements)
 
 
-def draw_X(data, case, dtype=None):
+def on_training_scale(dtype):
+    """Values within a few standard deviations of the fitted data."""
+    return st.floats(-5, 5, allow_subnormal=False, width=8 * np.dtype(dtype).itemsize)
+
+
+def draw_X(data, case, dtype=None, elements=None):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype") if dtype is None else dtype
-    return data.draw(data_for(case, dtype), label="X")
+    return data.draw(data_for(case, dtype, elements), label="X")
 
 
 # -- shape and dtype -----------------------------------------------------------
@@ -194,8 +199,12 @@ def test_same_random_state_same_sample(cases, variants, data):
 
 @given(data=st.data())
 def test_other_random_state_other_sample(cases, variants, data):
+    # Far from the fitted data the networks saturate, and every draw of the
+    # code decodes to the same float32 window: the property is for data
+    # like the data fitted.
     case_name = data.draw(st.sampled_from(CASE_NAMES), label="case")
-    X = draw_X(data, cases[case_name])
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    X = draw_X(data, cases[case_name], dtype, on_training_scale(dtype))
 
     seed_0 = variants[case_name, "fold=mean sample"].transform(X)
     seed_1 = variants[case_name, "sample random_state=1"].transform(X)

@@ -334,15 +334,29 @@ def test_infinite_upper_threshold_changes_nothing(cases, data):
     assert_bits_equal(reshaper.fit_transform(X), X)
 
 
+def _unrepaired_scores(case, X, per_feature=True):
+    """The scores of X against its own windows: nothing flagged, nothing repaired."""
+    return case.reshaper(threshold=np.inf, per_feature=per_feature).fit(X).score_samples(X)
+
+
+def _past(scores, threshold, side):
+    """Scores past the threshold, compared in float64 as the reshaper's
+    ``threshold_`` is held (a tiny threshold may round to 0 in float32)."""
+    scores, threshold = np.asarray(scores, dtype=np.float64), np.float64(threshold)
+    return scores > threshold if side == "upper" else scores < threshold
+
+
 @pytest.mark.parametrize("side", ["upper", "lower"])
 @given(data=st.data())
-def test_flags_are_monotone_in_the_threshold(cases, side, data):
-    """side="upper": a higher threshold flags a subset; "lower": a superset."""
-    case = cases[data.draw(st.sampled_from(CASE_NAMES), label="case")]
+def test_flags_are_monotone_in_the_threshold_where_scores_do_not_depend_on_repairs(
+    cases, side, data
+):
+    """Panels are scored in one pass: a higher upper threshold flags a subset."""
+    case = cases[data.draw(st.sampled_from(["panel-autoencoder", "panel-forecaster"]))]
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
     X = data.draw(data_for(case, dtype), label="X")
     per_feature = data.draw(st.booleans(), label="per_feature")
-    scores = case.reshaper(threshold=np.inf, per_feature=per_feature).fit(X).score_samples(X)
+    scores = _unrepaired_scores(case, X, per_feature)
     scores = scores[np.isfinite(scores)].astype(np.float64)
     # Thresholds at the scores themselves hit the boundary cases.
     thresholds = st.one_of(st.sampled_from(sorted(set(scores.tolist()))), st.floats(-1, 3e3))
@@ -359,6 +373,36 @@ def test_flags_are_monotone_in_the_threshold(cases, side, data):
         assert not (at_low & ~at_high).any()
 
 
+@pytest.mark.parametrize("side", ["upper", "lower"])
+@given(data=st.data())
+def test_flags_from_repaired_history_grow_from_the_unrepaired_flags(cases, side, data):
+    """What holds instead of monotonicity for a series scored from repaired
+    history: the first flag of every run is a flag against the unrepaired
+    windows, a flag spreads only to the rows whose windows hold a repaired
+    value, and the flags are exactly the scores past the threshold."""
+    case = cases[data.draw(st.sampled_from(["series-forecaster", "series-autoencoder"]))]
+    X = data.draw(data_for(case, data.draw(st.sampled_from(DTYPES))), label="X")
+    per_feature = data.draw(st.booleans(), label="per_feature")
+    unrepaired = _unrepaired_scores(case, X, per_feature)
+    finite = unrepaired[np.isfinite(unrepaired)].astype(np.float64)
+    threshold = data.draw(
+        st.one_of(st.sampled_from(sorted(set(finite.tolist()))), st.floats(-1, 3e3))
+    )
+    reshaper = case.reshaper(
+        threshold=threshold, side=side, per_feature=per_feature, max_run=len(X)
+    ).fit(X)
+    flags = reshaper.flag(X).any(axis=1)
+    first_pass = _past(unrepaired.reshape(len(X), -1), threshold, side).any(axis=1)
+    history = case.history
+    for row in np.flatnonzero(flags | first_pass):
+        recent = flags[max(0, row - history) : row].any()
+        if not recent:  # scored from the unrepaired window: the same verdict
+            assert flags[row] == first_pass[row]
+    scores = reshaper.score_samples(X)
+    expected = np.broadcast_to(_past(scores, threshold, side).reshape(len(X), -1), X.shape)
+    np.testing.assert_array_equal(reshaper.flag(X), expected)
+
+
 @pytest.mark.parametrize("case_name", CASE_NAMES)
 @given(data=st.data())
 def test_rows_without_history_are_never_flagged(cases, case_name, data):
@@ -371,8 +415,9 @@ def test_rows_without_history_are_never_flagged(cases, case_name, data):
     assert np.isnan(case.history_part(reshaper.score_samples(X))).all()
     assert_bits_equal(case.history_part(reshaper.transform(X)), case.history_part(X))
 
-    # A threshold below every score flags every row that has a full window.
-    flags_all = case.reshaper(threshold=-1.0, side="upper").fit(X_fit).flag(X)
+    # A threshold below every score flags every row that has a full window
+    # (when a run that long is not taken as a lasting change).
+    flags_all = case.reshaper(threshold=-1.0, side="upper", max_run=len(X)).fit(X_fit).flag(X)
     assert not case.history_part(flags_all).any()
     assert case.without_history(flags_all).all()
 
@@ -409,12 +454,18 @@ def test_contamination_calibrates_the_flagged_fraction(cases, case_name, side, d
     contamination = data.draw(st.floats(0.01, 0.5), label="contamination")
     reshaper = case.reshaper(contamination=contamination, side=side, action="nan").fit(X)
 
-    scores = case.without_history(reshaper.score_samples(X)).reshape(-1, N_FEATURES)
+    # Calibrated on the scores against the unrepaired windows.
+    unrepaired = _unrepaired_scores(case, X)
+    scores = case.without_history(unrepaired).reshape(-1, N_FEATURES)
     assert np.isfinite(scores).all()
     for column in scores.T:
         assume(len(np.unique(column)) == len(column))
 
-    flagged = case.without_history(reshaper.flag(X)).reshape(-1, N_FEATURES)
+    threshold = reshaper.threshold_
+    if side == "both":
+        flagged = (scores < threshold[0]) | (scores > threshold[1])
+    else:
+        flagged = _past(scores, threshold, side)
     n_scored = len(flagged)
     # The quantile lands between two scores: one value of rounding per tail.
     tolerance = (2 if side == "both" else 1) / n_scored + 1e-9

@@ -1,0 +1,318 @@
+"""ThresholdReshaper: detection and repair from repaired history, the action it
+chooses, its robust threshold, and the warnings that say when something is off."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_lstm_reshape import ThresholdReshaper
+
+from .conftest import WINDOW
+
+# -- a reference: row by row ---------------------------------------------------
+
+
+def sequential_reference(reshaper, X):
+    """Flags and repairs of X computed one row at a time, in time order: each
+    row forecast (or reconstructed) from the window of the series repaired so
+    far, its score less the growth of the error since the stretch of repairs
+    began, flagged, repaired; a run longer than max_run restored and
+    unflagged."""
+    history, window = reshaper._history_rows(), reshaper.window_
+    n_columns = reshaper.threshold_.shape[-1]
+    growth = reshaper.error_growth_
+    X_new = X.copy()
+    flags = np.zeros((len(X), n_columns), dtype=bool)
+    run = np.full(n_columns, -1)
+    began, last = None, -len(X)  # the first and the last row of a stretch of repairs
+    for t in range(history, len(X)):
+        if t > last + history:
+            began = None
+        output = reshaper.model_.predict(X_new[None, t - history : t - history + window], verbose=0)
+        value = output[0, -1] if reshaper.score_by_ == "reconstruction" else output.reshape(-1)
+        steps = 0 if began is None else t - began
+        raw = np.maximum(np.abs(X[t] - value) - growth[min(steps, len(growth) - 1)], 0)
+        flags[t] = reshaper._flags(reshaper._combined(raw[None]))[0]
+        if flags[t].any():
+            began, last = t if began is None else began, t
+        X_new[t] = np.where(np.broadcast_to(flags[t], value.shape), value, X[t])
+        run = np.where(flags[t], np.where(run < 0, t, run), -1)
+        for column in np.flatnonzero(flags[t] & (t - run + 1 > reshaper.max_run_)):
+            features = slice(None) if n_columns == 1 else column
+            X_new[run[column] : t + 1, features] = X[run[column] : t + 1, features]
+            flags[run[column] : t + 1, column] = False
+            run[column] = -1
+    return np.broadcast_to(flags, X.shape), X_new
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"per_feature": False},
+        {"max_run": 3},
+        {"contamination": 0.05, "side": "both"},
+        {"threshold": 0.05},  # flags most rows: fronts merge and restart
+    ],
+    ids=["defaults", "rows", "short max_run", "both sides", "low threshold"],
+)
+def test_the_batched_fronts_repair_exactly_as_row_by_row(series, forecaster, params):
+    X = series.X[:300]
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", **params).fit(X)
+    flags, X_new = sequential_reference(reshaper, X)
+    np.testing.assert_array_equal(reshaper.flag(X), flags)
+    # The same windows, forecast in batches of other sizes: float32 rounding.
+    np.testing.assert_allclose(reshaper.transform(X), X_new, rtol=1e-5, atol=1e-5)
+
+
+def test_a_reconstruction_is_repaired_from_repaired_history_too(series, autoencoder):
+    X = series.X[:150]
+    reshaper = ThresholdReshaper(autoencoder, contamination=0.1, action="forecast").fit(X)
+    flags, X_new = sequential_reference(reshaper, X)
+    np.testing.assert_array_equal(reshaper.flag(X), flags)
+    np.testing.assert_allclose(reshaper.transform(X), X_new, rtol=1e-5, atol=1e-5)
+
+
+def test_repair_costs_grow_with_the_longest_run_not_the_number_of_flags(
+    series, forecaster, monkeypatch
+):
+    from sklearn_lstm_reshape import _predict
+
+    X = series.X_clean.copy()
+    spikes = np.arange(40, 580, 12)  # 45 isolated faults, one row each
+    X[spikes, 0] += 5 * X[:, 0].std()
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast").fit(series.X_clean)
+    calls = []
+    original = _predict.predict_windows
+    monkeypatch.setattr(
+        _predict, "predict_windows", lambda *a, **k: calls.append(len(a[1])) or original(*a, **k)
+    )
+    flags = reshaper.flag(X)
+    assert flags[spikes, 0].all()
+    engine_calls = calls[1:]  # after the one pass over every window
+    # Each step forecasts the next row of every run at once: a spike's front
+    # re-scores the WINDOW rows after it, so about WINDOW steps in all.
+    assert len(engine_calls) <= 2 * WINDOW
+    assert max(engine_calls) >= len(spikes)
+
+
+# -- lasting faults --------------------------------------------------------------
+
+
+def test_a_level_shift_is_flagged_through_its_body(series, forecaster):
+    start, stop, feature, _ = next(e for e in series.events if e[3] == "level_shift")
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X)
+    flags = reshaper.flag(series.X)[:, feature]
+    unrepaired = ThresholdReshaper(forecaster, window=WINDOW, threshold=np.inf).fit(series.X)
+    one_pass = unrepaired.score_samples(series.X)[:, feature] > reshaper.threshold_[feature]
+    assert flags[start:stop].all()
+    assert one_pass[start:stop].sum() < stop - start  # against faulty windows: its edges only
+    repaired = reshaper.transform(series.X)
+    clean = series.X_clean[start:stop, feature]
+    assert (
+        np.abs(repaired[start:stop, feature] - clean).mean()
+        < 0.25 * np.abs(series.X[start:stop, feature] - clean).mean()
+    )
+
+
+def test_a_stuck_sensor_is_flagged_and_repaired(series, forecaster):
+    X = series.X_clean.copy()
+    X[300:330, 1] = X[:, 1].max()  # the sensor sticks at the top of its range
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean)
+    flags = reshaper.flag(X)[:, 1]
+    assert flags[300:330].mean() > 0.8
+    assert flags[:300].sum() + flags[330 + WINDOW :].sum() <= 2
+    repaired = reshaper.transform(X)
+    clean = series.X_clean[300:330, 1]
+    assert np.abs(repaired[300:330, 1] - clean).mean() < 0.5 * np.abs(X[300:330, 1] - clean).mean()
+
+
+def test_a_sensor_frozen_at_its_last_reading_is_found_only_where_it_stands_out(series, forecaster):
+    # The documented limit: frozen at its last reading, the sensor drifts
+    # from the truth only as fast as the series moves, and the forecasts
+    # follow the frozen window; nothing there exceeds the threshold.
+    X = series.X_clean.copy()
+    X[300:330, 1] = X[299, 1]
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean)
+    assert reshaper.flag(X)[300:330, 1].mean() < 0.2
+
+
+def test_a_lasting_change_is_accepted_after_max_run(series, forecaster):
+    X = series.X_clean.copy()
+    X[300:, 2] += 4 * X[:, 2].std()  # a new normal from row 300 on
+    fitted = dict(window=WINDOW, action="forecast")
+    never = ThresholdReshaper(forecaster, max_run=len(X), **fitted).fit(series.X_clean)
+    # With no limit, the new level is flagged until the forecasts from the
+    # repaired history stray as far as it lies.
+    assert never.flag(X)[300:315, 2].all()
+
+    reshaper = ThresholdReshaper(forecaster, max_run=10, **fitted).fit(series.X_clean)
+    flags = reshaper.flag(X)[:, 2]
+    assert not flags[300:315].any()
+    assert flags[300:].sum() <= 3
+    # The run is restored, and the series after it is left as it is.
+    np.testing.assert_array_equal(
+        reshaper.transform(X)[300:, 2][~flags[300:]], X[300:, 2][~flags[300:]]
+    )
+    assert reshaper.max_run_ == 10
+    assert ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean).max_run_ == 4 * WINDOW
+
+
+# -- the action that chooses itself ------------------------------------------------
+
+PERIOD = 8
+
+
+def sine(n_rows, phase=0.0):
+    return np.sin(2 * np.pi * np.arange(n_rows) / PERIOD + phase)[:, None]
+
+
+@pytest.fixture(scope="module")
+def sine_forecaster():
+    """A Keras model that forecasts a sine of period 8 exactly, from its
+    last two values: x_t = 2 cos(w) x_{t-1} - x_{t-2}."""
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+    window = 6
+    inputs = keras.Input((window, 1))
+    last_two = keras.layers.Flatten()(keras.layers.Cropping1D((window - 2, 0))(inputs))
+    dense = keras.layers.Dense(1, use_bias=False)
+    model = keras.Model(inputs, dense(last_two))
+    dense.set_weights([np.array([[-1.0], [2 * np.cos(2 * np.pi / PERIOD)]])])
+    return model
+
+
+def test_auto_chooses_the_forecast_where_it_beats_interpolation(sine_forecaster):
+    X = sine(400)
+    X[[100, 200, 300]] += 3.0
+    reshaper = ThresholdReshaper(sine_forecaster, random_state=0).fit(X)
+    assert list(reshaper.repair_) == ["forecast"]
+    errors = reshaper.repair_errors_
+    assert errors["forecast"][0] < 1e-5 < errors["interpolate"][0]
+    np.testing.assert_allclose(reshaper.transform(X), sine(400), atol=1e-5)
+
+
+def test_auto_chooses_interpolation_for_a_model_worse_than_persistence(series):
+    from sklearn_lstm_reshape.models import make_forecaster
+
+    untrained = make_forecaster(WINDOW, series.X.shape[1], units=4, predict_change=False)
+    with pytest.warns(UserWarning, match="forecasts X worse than repeating the last value"):
+        reshaper = ThresholdReshaper(untrained, random_state=0).fit(series.X)
+    assert list(reshaper.repair_) == ["interpolate"] * series.X.shape[1]
+    errors = reshaper.forecast_errors_
+    assert (errors["model"] > errors["persistence"]).all()
+    assert (reshaper.repair_errors_["interpolate"] < reshaper.repair_errors_["forecast"]).all()
+
+
+def test_explicit_actions_are_kept(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="nan").fit(series.X)
+    flags = reshaper.flag(series.X)
+    np.testing.assert_array_equal(np.isnan(reshaper.transform(series.X)), flags)
+
+
+# -- scoring the repair on its own --------------------------------------------------
+
+
+def test_score_measures_the_repair_of_hidden_values(sine_forecaster):
+    X = sine(400)
+    forecast = ThresholdReshaper(sine_forecaster, action="forecast", random_state=0).fit(X)
+    interpolate = ThresholdReshaper(sine_forecaster, action="interpolate", random_state=0).fit(X)
+    assert forecast.score(X) == pytest.approx(0.0, abs=1e-5)
+    assert interpolate.score(X) < -0.05
+
+    search = GridSearchCV(
+        ThresholdReshaper(sine_forecaster, random_state=0),
+        {"action": ["interpolate", "forecast"]},
+        cv=[(np.arange(200), np.arange(200, 400))],
+    ).fit(X)
+    assert search.best_params_ == {"action": "forecast"}
+
+
+def test_score_needs_a_repairing_action(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="nan").fit(series.X)
+    with pytest.raises(ValueError, match="action='nan' leaves them NaN"):
+        reshaper.score(series.X)
+
+
+def test_score_hides_values_among_flags_when_flags_leave_no_room(series, forecaster):
+    X = series.X[:80]
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, threshold=-1.0, max_run=len(X))
+    assert np.isfinite(reshaper.fit(X).score(X))
+
+
+def test_score_needs_rows_around_a_hidden_value(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X)
+    n_rows = 2 * WINDOW + 3
+    with pytest.raises(ValueError, match=f"X has {n_rows} rows, too few to hide a value"):
+        reshaper.score(series.X[:n_rows])
+    assert np.isfinite(reshaper.score(series.X[: n_rows + 1]))
+
+
+# -- thresholds without a contamination --------------------------------------------
+
+
+def test_the_default_threshold_needs_no_contamination(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X)
+    flags = reshaper.flag(series.X)
+    # Every injected fault found, and few false flags: far fewer than the 5 %
+    # a fixed contamination would flag.
+    assert (flags & series.mask).sum() == series.mask.sum()
+    assert (flags & ~series.mask).sum() < 0.01 * flags.size
+    assert reshaper.flagged_fraction_ < 0.02
+
+
+def test_a_noisy_feature_does_not_swallow_the_rows_flagged(series, forecaster):
+    X = series.X.copy()
+    X[:, 0] += np.random.RandomState(0).normal(0, 20 * X[:, 0].std(), len(X))
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, per_feature=False).fit(X)
+    assert (reshaper.score_scale_[0] > 20 * reshaper.score_scale_[1:]).all()
+    assert reshaper.flag(X)[:, 0].mean() < 0.05
+
+
+# -- warnings ------------------------------------------------------------------------
+
+
+def test_transform_warns_when_it_flags_far_more_than_fit_did(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean)
+    noisy = series.X_clean + np.random.RandomState(0).normal(0, 0.5, series.X.shape)
+    with pytest.warns(
+        UserWarning, match=r"of the values of X are flagged, against .* of the training"
+    ):
+        reshaper.transform(noisy)
+    with pytest.warns(UserWarning, match="of the values of X are flagged"):
+        reshaper.flag(noisy)
+
+
+def test_report_shows_the_model_against_the_naive_forecasts(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, period=50).fit(series.X)
+    report = reshaper.report(series.X)
+    errors = report["forecast_errors"]
+    assert set(errors) == {"model", "persistence", "seasonal_naive"}
+    assert errors["model"].shape == errors["seasonal_naive"].shape == (series.X.shape[1],)
+    assert (errors["model"] < errors["persistence"]).all()
+    assert report["repair"] is reshaper.repair_
+    no_period = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X)
+    assert no_period.forecast_errors_["seasonal_naive"] is None
+
+
+# -- the default forecaster ----------------------------------------------------------
+
+
+def test_the_default_forecaster_follows_a_trend_beyond_the_training_range():
+    from sklearn_lstm_reshape.models import train_forecaster
+
+    t = np.arange(700.0)
+    rng = np.random.RandomState(0)
+    X = (0.05 * t + np.sin(2 * np.pi * t / 25) + rng.normal(0, 0.1, len(t)))[:, None]
+    train, future = X[:500], X[500 - 12 :]  # the future lies above every training value
+    windows = np.stack([future[i : i + 12] for i in range(len(future) - 12)])
+    target = future[12:]
+    persistence = np.abs(target - future[11:-1]).mean()
+    errors = {}
+    for predict_change in (True, False):
+        model = train_forecaster(
+            train, window=12, units=16, epochs=10, predict_change=predict_change, random_state=0
+        )
+        errors[predict_change] = np.abs(model.predict(windows, verbose=0) - target).mean()
+    assert errors[True] < persistence < errors[False]

@@ -195,6 +195,11 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         needed = self.model_ is not None and self._needs_predictions()
         return X, self._predict(X) if needed else None
 
+    def _feature_name(self, feature):
+        """How a warning names feature ``feature``: its column name if fitted on one."""
+        names = getattr(self, "feature_names_in_", None)
+        return names[feature] if names is not None else f"feature {feature}"
+
     def _warn_far_from_training(self, X):
         """Warn when most of a feature's values lie far outside the range seen in fit."""
         if getattr(self, "_training_range", None) is None:
@@ -206,9 +211,8 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         features = np.flatnonzero(far > FAR_OUTSIDE_SHARE)
         if not len(features):
             return
-        names = getattr(self, "feature_names_in_", None)
         described = ", ".join(
-            f"{names[f] if names is not None else f'feature {f}'} ({far[f]:.0%} outside "
+            f"{self._feature_name(f)} ({far[f]:.0%} outside "
             f"[{low[f] - margin[f]:.3g}, {high[f] + margin[f]:.3g}])"
             for f in features[:5]
         )

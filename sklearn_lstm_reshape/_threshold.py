@@ -673,12 +673,11 @@ class ThresholdReshaper(BaseReshaper):
         worse = np.flatnonzero(errors["model"] > errors["persistence"])
         if not len(worse):
             return
-        names = getattr(self, "feature_names_in_", None)
         described = ", ".join(
-            f"{names[f] if names is not None else f'feature {f}'} "
+            f"{self._feature_name(f)} "
             f"({errors['model'][f]:.3g} against {errors['persistence'][f]:.3g})"
             for f in worse[:5]
-        )
+        ) + (", ..." if len(worse) > 5 else "")
         warnings.warn(
             f"The model forecasts X worse than repeating the last value does "
             f"(mean absolute one-step error on the training data): {described}. Its "

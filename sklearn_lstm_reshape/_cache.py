@@ -183,14 +183,14 @@ def file_key(path):
     return (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
 
 
-def search_key(predictor, decoder, with_offset, shape, n_outputs):
-    """Names a compiled search: its models, its offset input and its shapes."""
+def search_key(predictor, decoder, shape, layout):
+    """Names a compiled search: its models, the shape of its points, and the
+    layout of the rest (a hashable tuple: its inputs and its objective)."""
     return (
         model_fingerprint(predictor),
         None if decoder is None else model_fingerprint(decoder),
-        with_offset,
         shape,
-        n_outputs,
+        layout,
     )
 
 

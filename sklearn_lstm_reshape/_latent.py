@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _keras
 from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper, moved
-from ._optimize import optimize_toward
+from ._optimize import Objective, optimize_toward
 from ._predict import FORWARD_BATCH_SIZE
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
@@ -510,20 +510,20 @@ class LatentReshaper(WindowAutoencodingReshaper):
         """Search from ``start`` (codes, or the windows themselves) toward the target."""
         target = self._flat(self._broadcast_request(self.target, predictions, "target"))
         in_latent_space = self.space == "latent"
-        return optimize_toward(
+        moves, reached = optimize_toward(
             self.model_,
             start,
             target,
             scale=self.code_scale_ if in_latent_space else self.feature_scale_,
             prediction_scale=self.prediction_scale_,
+            objective=Objective(proximity=self.proximity, tol=self.tol),
             decoder=self.decoder_ if in_latent_space else None,
             offset=offset,
-            proximity=self.proximity,
             steps=self.steps,
             learning_rate=self.learning_rate,
-            tol=self.tol,
             batch_size=FORWARD_BATCH_SIZE,
         )
+        return moves, reached >= 1
 
     def _reconstruction_error(self, X):
         windows = self._windows(X)

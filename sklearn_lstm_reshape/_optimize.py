@@ -6,7 +6,15 @@ taken from every starting point, trained with ``fit``: the same code runs on
 jax, tensorflow and torch, and the optimiser is Keras's Adam. Each point has
 its own loss term and Adam scales each coordinate on its own, so searching
 many points together gives each the steps it would get alone.
+
+A point is a window (or a latent code decoded into one), or a whole series
+whose windows are cut inside the loss, so that what is searched is exactly
+what is returned. The target is numbers within a tolerance (a regressor or a
+forecaster), or a class (a classifier, through a margin on its
+log-probabilities, which keeps a gradient where a softmax saturates).
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +25,58 @@ CHECK_EVERY = 10
 # A search has converged when two checks in a row find its loss fallen by
 # less than this fraction since the check before.
 CONVERGED = 1e-3
+# Log-probabilities below this count as this: log(0) has no gradient.
+_LOG_FLOOR = float(np.log(1e-30))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a search minimises and when a point has reached its target.
+
+    Attributes
+    ----------
+    classes : bool
+        The predictor is a classifier: the target of each window is a class
+        (given one-hot), reached when it is the most probable, with at least
+        ``min_probability``. Else the target is numbers, reached when every
+        output is within ``tol`` (in units of the prediction scale).
+    logits : bool
+        The classifier's outputs are logits, not probabilities.
+    binary : bool
+        One output: the probability (or logit) of class 1.
+    keep : {"first", "best"}
+        ``"first"``: a point stops at the first step where it reaches its
+        target. ``"best"``: it searches on, and returns its reached step of
+        least regularisation (proximity, sparsity, plausibility): a
+        refinement of a start that is already valid.
+    proximity, sparsity, plausibility : float
+        Weights of the mean squared distance from the origin, of the mean
+        over timesteps of the length of each timestep's change (a group
+        lasso: it favours changing few timesteps), and of the mean squared
+        distance from the anchor, all in units of ``scale``.
+    tol, band : float
+        Tolerance of a numeric target, and the miss below which the loss
+        stops pulling (0: squared miss; in units of the prediction scale).
+    margin : float
+        Log-probability by which the target class must lead in the loss.
+    min_probability : float or None
+    """
+
+    classes: bool = False
+    logits: bool = False
+    binary: bool = False
+    keep: str = "first"
+    proximity: float = 0.1
+    sparsity: float = 0.0
+    plausibility: float = 0.0
+    tol: float = 0.1
+    band: float = 0.0
+    margin: float = 0.0
+    min_probability: float | None = None
+
+    def layout(self):
+        """What the compiled search depends on (the weights are variables)."""
+        return (self.classes, self.logits, self.binary, self.keep)
 
 
 def optimize_toward(
@@ -25,49 +85,57 @@ def optimize_toward(
     target,
     *,
     scale,
-    prediction_scale,
+    prediction_scale=None,
+    objective=Objective(),
     decoder=None,
     offset=None,
-    proximity=0.1,
+    origin=None,
+    anchor=None,
+    mask=None,
+    series_window=None,
     steps=100,
     learning_rate=0.1,
-    tol=0.1,
     batch_size=1024,
 ):
-    """Search points near ``start`` whose prediction is ``target``.
+    """Search points near ``start`` whose prediction meets ``target``.
 
-    A point ``v`` is searched as ``start + u * scale``; the loss of each point
-    is the mean squared miss of its prediction, in units of
-    ``prediction_scale``, plus ``proximity`` times the mean of ``u ** 2``. A
-    point stops as soon as every value of its prediction is within
-    ``tol * prediction_scale`` of its target, and is returned as it was then;
-    a point that never gets there is returned at its lowest loss, which may
-    be where it started.
+    A point ``v`` is searched as ``start + u * scale * mask``. Its loss is
+    the miss of its prediction (see :class:`Objective`) plus the
+    regularisation: distances from ``origin`` (by default ``start``) and
+    from ``anchor``, in units of ``scale``.
 
     Parameters
     ----------
     predictor : keras.Model
-        Maps a batch of windows to predictions.
+        Maps a batch of windows to predictions (or class scores).
     start : ndarray of shape (n_points, ...)
-        The starting points: codes when ``decoder`` is given, else windows.
-    target : ndarray of shape (n_points, n_outputs)
-        The flattened prediction each point should reach.
+        The starting points: codes when ``decoder`` is given, windows, or
+        with ``window_index`` a single series of shape (1, n_rows, n_features).
+    target : ndarray of shape (n_windows, n_outputs)
+        The flattened prediction each window should reach; for a classifier,
+        the target class one-hot (two columns for a binary output).
     scale : ndarray broadcastable to ``start.shape[1:]``
         The size of one unit of ``u`` along each coordinate.
-    prediction_scale : ndarray of shape (n_outputs,)
-        The size of one unit of miss for each output.
+    prediction_scale : ndarray of shape (n_outputs,) or None
+        The unit of miss of each numeric output (None for a classifier).
+    objective : Objective
     decoder : keras.Model or None
         Maps points to windows before ``predictor``; None searches windows.
     offset : ndarray of shape (n_points, *window_shape) or None
         Added to each decoded window before ``predictor`` (with ``decoder``).
-    proximity : float
-        Weight of the distance from ``start``.
+    origin, anchor : ndarray of the shape of ``start`` or None
+        Where proximity and plausibility measure from (None: ``start``, and
+        no plausibility term).
+    mask : ndarray broadcastable to ``start.shape`` or None
+        1 where a point may move, 0 where it stays (None: everywhere).
+    series_window : int or None
+        For a series: the window length. The one point is the series, every
+        window of it is cut inside the loss, and the loss and "reached"
+        count them all.
     steps : int
         Most gradient steps per point.
     learning_rate : float
         Adam's learning rate, in units of ``scale``.
-    tol : float
-        Tolerance of "reached", in units of ``prediction_scale``.
     batch_size : int
         Points searched together.
 
@@ -75,49 +143,63 @@ def optimize_toward(
     -------
     moves : ndarray of the shape of ``start``, float32
         The point found for each start is ``start + moves``; a point that
-        met its target where it started has a move of exactly zero.
-    reached : ndarray of bool, shape (n_points,)
+        met its target where it started (with ``keep="first"``) has a move
+        of exactly zero.
+    reached : ndarray of float, shape (n_points,)
+        The fraction of each point's windows that meet their target where it
+        ends (1 or 0 for a window; any fraction for a series).
     """
     target = np.asarray(target, dtype=np.float32)
     scale = np.broadcast_to(np.asarray(scale, np.float32), start.shape[1:])
-    prediction_scale = np.asarray(prediction_scale, np.float32)
-    settings = dict(
-        scale=scale,
-        prediction_scale=prediction_scale,
-        proximity=proximity,
-        learning_rate=learning_rate,
-        tol=tol,
-    )
+    if prediction_scale is None:
+        prediction_scale = np.ones(target.shape[1], np.float32)
     n_points = len(start)
+    if series_window is not None:
+        batch_size = n_points  # one series is one point
+    if mask is not None:
+        mask = np.broadcast_to(mask, start.shape)
     moves = np.empty(start.shape, dtype=np.float32)
-    reached = np.zeros(n_points, dtype=bool)
+    reached = np.zeros(n_points)
+    inputs = {"offset": offset, "origin": origin, "anchor": anchor, "mask": mask}
+    inputs = {name: value for name, value in inputs.items() if value is not None}
     for begin in range(0, n_points, batch_size):
         chunk = slice(begin, min(begin + batch_size, n_points))
+        given = {
+            name: np.ascontiguousarray(value[chunk], dtype=np.float32)
+            for name, value in inputs.items()
+        }
+        windows = target if series_window is not None else target[chunk]
+        shape = (chunk.stop - begin, *start.shape[1:])
         search = _search_model(
-            predictor, decoder, offset is not None, (chunk.stop - begin, *start.shape[1:]), target
+            predictor, decoder, shape, windows.shape, objective, tuple(given), series_window
         )
         with _keras.model_lock(search):
             moves[chunk], reached[chunk] = search.run(
                 np.ascontiguousarray(start[chunk], dtype=np.float32),
-                target[chunk],
-                None if offset is None else np.ascontiguousarray(offset[chunk], dtype=np.float32),
+                windows,
+                given,
+                scale=scale,
+                prediction_scale=np.asarray(prediction_scale, np.float32),
+                objective=objective,
                 steps=steps,
-                **settings,
+                learning_rate=learning_rate,
             )
     return moves, reached
 
 
-def _search_model(predictor, decoder, with_offset, shape, target):
+def _search_model(predictor, decoder, shape, target_shape, objective, inputs, series_window):
     """A search for points of ``shape``, reused while it is cached.
 
     Building one compiles its training step (a second or more on JAX); its
     settings are variables, so a cached one serves any settings.
     """
-    n_outputs = target.shape[1]
+    layout = (target_shape, objective.layout(), inputs, series_window)
     return _cache.memoize(
         _cache.search_models,
-        _cache.search_key(predictor, decoder, with_offset, shape, n_outputs),
-        lambda: _search_class()(predictor, decoder, with_offset, shape, n_outputs),
+        _cache.search_key(predictor, decoder, shape, layout),
+        lambda: _search_class()(
+            predictor, decoder, shape, target_shape, objective, inputs, series_window
+        ),
     )
 
 
@@ -143,15 +225,18 @@ def _search_class():
     ops = keras.ops
 
     class Search(keras.Model):
-        def __init__(self, predictor, decoder, with_offset, shape, n_outputs):
+        def __init__(
+            self, predictor, decoder, shape, target_shape, objective, inputs, series_window
+        ):
             super().__init__()
             # Frozen copies: the search trains its step only, and the models
             # it was given are never touched.
             purpose, fix = "The search toward a target runs through", "use another edit"
             self.predictor = _frozen_copy(predictor, purpose, fix)
             self.decoder = None if decoder is None else _frozen_copy(decoder, purpose, fix)
+            self.kind = objective
             self.n_points = shape[0]
-            self.point_ndim = len(shape)
+            self.n_windows = target_shape[0]
 
             def state(name, state_shape, trainable=False):
                 return self.add_weight(
@@ -161,16 +246,27 @@ def _search_class():
             self.step = state("step", shape, trainable=True)
             self.start = state("start", shape)
             self.scale = state("scale", shape[1:])
-            self.target = state("target", (shape[0], n_outputs))
-            self.prediction_scale = state("prediction_scale", (n_outputs,))
-            self.proximity = state("proximity", ())
-            self.tol = state("tol", ())
-            self.offset = None
-            if with_offset:
+            self.target = state("target", target_shape)
+            self.prediction_scale = state("prediction_scale", target_shape[1:])
+            self.settings = {
+                name: state(name, ())
+                for name in ("proximity", "sparsity", "plausibility", "tol", "band", "margin")
+            }
+            self.log_min_probability = state("log_min_probability", ())
+            window_shape = shape[1:]
+            if decoder is not None:
                 window_shape = _keras.model_output_shape(decoder, shape[1:])
-                self.offset = state("offset", (shape[0], *window_shape))
+            self.given = {
+                name: state(name, (shape[0], *window_shape) if name == "offset" else shape)
+                for name in inputs
+            }
+            self.window_index = None
+            if series_window is not None:  # row indices of every window of the series
+                n_windows = shape[1] - series_window + 1
+                self.window_index = np.arange(n_windows)[:, None] + np.arange(series_window)
             self.found = state("found", shape)
-            self.lowest_loss = state("lowest_loss", (shape[0],))
+            self.best_fraction = state("best_fraction", (shape[0],))
+            self.lowest = state("lowest", (shape[0],))
             self.active = state("active", (shape[0],))
             # steps_per_execution: Keras's per-step overhead is paid once per
             # check (Keras's torch trainer accepts only 1).
@@ -182,43 +278,104 @@ def _search_class():
             self.fresh_optimizer = [np.array(v.numpy()) for v in self.optimizer.variables]
 
         def call(self, inputs):
-            point = self.start + self.step * self.scale
-            windows = point if self.decoder is None else self.decoder(point)
-            if self.offset is not None:
-                windows = windows + self.offset
-            prediction = ops.reshape(self.predictor(windows), (self.n_points, -1))
-            miss = (prediction - self.target) / self.prediction_scale
-            close = ops.cast(ops.all(ops.abs(miss) <= self.tol, axis=1), "float32")
-            distance = ops.mean(ops.reshape(ops.square(self.step), (self.n_points, -1)), axis=1)
-            loss = ops.mean(ops.square(miss), axis=1) + self.proximity * distance
-            # What each point returns: the step at which it first met its
-            # target, or while it has not, its step of lowest loss so far.
-            searching = self.active
-            lower = ops.cast(loss < self.lowest_loss, "float32") * searching
-            keep = close * searching + (1.0 - close) * lower
-            keep = ops.reshape(keep, (self.n_points,) + (1,) * (self.point_ndim - 1))
+            given = self.given
+            move = self.step * self.scale
+            if "mask" in given:
+                move = move * given["mask"]
+            point = self.start + move
+            if self.window_index is not None:  # the windows of one series
+                windows = ops.take(point[0], self.window_index, axis=0)
+            elif self.decoder is not None:
+                windows = self.decoder(point)
+            else:
+                windows = point
+            if "offset" in given:
+                windows = windows + given["offset"]
+            output = ops.reshape(self.predictor(windows), (self.n_windows, -1))
+            miss, close = self._miss(output)
+            if self.window_index is not None:  # one point: all its windows
+                miss, close = ops.mean(miss)[None], ops.mean(close)[None]
+            settings = self.settings
+            origin = given.get("origin", self.start)
+            change = (point - origin) / self.scale
+            # Sparsity: the length of each timestep's change (the last axis
+            # holds a timestep's features), a group lasso.
+            lengths = ops.sqrt(ops.sum(ops.square(change), axis=-1) + 1e-12)
+            regular = settings["proximity"] * _mean_per_point(ops.square(change))
+            regular = regular + settings["sparsity"] * _mean_per_point(lengths)
+            if "anchor" in given:
+                far = ops.square((point - given["anchor"]) / self.scale)
+                regular = regular + settings["plausibility"] * _mean_per_point(far)
+            loss = miss + regular
+            # What each point returns: its step that reached the most of its
+            # windows' targets, the least regularised of those once all are
+            # reached, else the one of lowest loss.
+            complete = ops.cast(close >= 1.0, "float32")
+            rank = complete * regular + (1.0 - complete) * loss
+            better = ops.logical_or(
+                close > self.best_fraction,
+                ops.logical_and(close == self.best_fraction, rank < self.lowest),
+            )
+            keep = ops.cast(better, "float32") * self.active
+            # where, not a blend: the lowest rank starts at infinity, and 0 * inf is NaN.
+            self.best_fraction.assign(ops.where(keep > 0, close, self.best_fraction.value))
+            self.lowest.assign(ops.where(keep > 0, rank, self.lowest.value))
+            keep = ops.reshape(keep, (self.n_points,) + (1,) * (len(self.step.shape) - 1))
             self.found.assign(self.found + keep * (self.step - self.found))
-            self.lowest_loss.assign(ops.minimum(self.lowest_loss, loss))
-            self.active.assign(searching * (1.0 - close))
-            # A point that has reached its target takes no further part.
-            return ops.stop_gradient(searching) * loss
+            if self.kind.keep == "first":  # a point that has reached takes no further part
+                self.active.assign(self.active * (1.0 - complete))
+            return ops.stop_gradient(self.active) * loss
+
+        def _miss(self, output):
+            """Per window: the loss of its miss, and whether it is reached (0 or 1)."""
+            settings = self.settings
+            if not self.kind.classes:
+                miss = (output - self.target) / self.prediction_scale
+                beyond = ops.relu(ops.abs(miss) - settings["band"])
+                close = ops.all(ops.abs(miss) <= settings["tol"], axis=1)
+                return ops.mean(ops.square(beyond), axis=1), ops.cast(close, "float32")
+            if self.kind.binary:
+                one = output[:, :1]
+                if self.kind.logits:
+                    log_p = ops.concatenate([-ops.softplus(one), -ops.softplus(-one)], axis=1)
+                else:
+                    log_p = ops.log(ops.clip(ops.concatenate([1.0 - one, one], axis=1), 1e-30, 1))
+            elif self.kind.logits:
+                log_p = ops.log_softmax(output, axis=1)
+            else:
+                log_p = ops.log(ops.clip(output, 1e-30, 1.0))
+            log_p = ops.maximum(log_p, _LOG_FLOOR)
+            own = ops.sum(log_p * self.target, axis=1)
+            other = ops.max(log_p - 1e9 * self.target, axis=1)
+            lead, floor = own - other, own - self.log_min_probability
+            margin = settings["margin"]
+            miss = ops.relu(margin - lead) + ops.relu(margin - floor)
+            close = ops.logical_and(lead > 0, floor >= 0)
+            return miss, ops.cast(close, "float32")
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             return ops.mean(y_pred)
 
-        def run(self, start, target, offset, *, steps, learning_rate, **settings):
+        def run(self, start, target, given, *, scale, prediction_scale, objective, steps,
+                learning_rate):
             for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
                 variable.assign(value)
             self.optimizer.learning_rate = learning_rate
-            self.step.assign(np.zeros(self.step.shape, np.float32))
+            zeros = np.zeros(self.step.shape, np.float32)
+            self.step.assign(zeros)
+            self.found.assign(zeros)
             self.start.assign(start)
-            self.found.assign(np.zeros(self.found.shape, np.float32))
-            self.lowest_loss.assign(np.full(self.n_points, np.inf, np.float32))
             self.target.assign(target)
-            if offset is not None:
-                self.offset.assign(offset)
-            for name, value in settings.items():
-                getattr(self, name).assign(np.asarray(value, np.float32))
+            self.scale.assign(scale)
+            self.prediction_scale.assign(prediction_scale)
+            for name, variable in self.settings.items():
+                variable.assign(np.float32(getattr(objective, name)))
+            low = objective.min_probability
+            self.log_min_probability.assign(np.float32(-1e9 if low is None else np.log(low)))
+            for name, variable in self.given.items():
+                variable.assign(given[name])
+            self.best_fraction.assign(np.full(self.n_points, -1, np.float32))
+            self.lowest.assign(np.full(self.n_points, np.inf, np.float32))
             self.active.assign(np.ones(self.n_points, np.float32))
             done, losses = 0, []
             while done < steps:
@@ -230,8 +387,13 @@ def _search_class():
                 losses.append(history.history["loss"][-1])
                 if not np.asarray(self.active.numpy()).any() or _converged(losses):
                     break
-            reached = np.asarray(self.active.numpy()) == 0
-            return np.asarray(self.found.numpy()) * np.asarray(self.scale.numpy()), reached
+            found = np.asarray(self.found.numpy()) * np.asarray(self.scale.numpy())
+            if "mask" in self.given:
+                found = found * np.asarray(self.given["mask"].numpy())
+            return found, np.maximum(np.asarray(self.best_fraction.numpy()), 0)
+
+    def _mean_per_point(values):
+        return ops.mean(ops.reshape(values, (values.shape[0], -1)), axis=1)
 
     _search = Search
     return _search

@@ -6,6 +6,7 @@ Importing this package does not import Keras; that happens on first use.
 """
 
 from ._cache import clear_cache
+from ._counterfactual import CounterfactualReshaper
 from ._generative import GenerativeReshaper
 from ._latent import LatentReshaper
 from ._threshold import ThresholdReshaper
@@ -13,6 +14,7 @@ from ._threshold import ThresholdReshaper
 __version__ = "0.2.0.dev0"
 
 __all__ = [
+    "CounterfactualReshaper",
     "GenerativeReshaper",
     "LatentReshaper",
     "ThresholdReshaper",

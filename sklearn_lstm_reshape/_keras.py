@@ -273,3 +273,62 @@ def weight_stamps(model):
     if backend == "torch":
         return [(weight.value, weight.value._version) for weight in model.weights]
     return None
+
+
+def output_activation(model):
+    """The name of the activation the model's last layer applies, or None.
+
+    Tells a classifier (``"softmax"`` or ``"sigmoid"``) from a regressor by
+    how the model was built, not by its outputs on some data.
+    """
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return None
+    last = layers[-1]
+    if type(last).__name__ == "Softmax":
+        return "softmax"
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", None)
+    return name if name in ("softmax", "sigmoid") else None
+
+
+def input_gradient(model, inputs, objective):
+    """The gradient of ``sum(objective(model(inputs)))`` with respect to ``inputs``.
+
+    ``objective`` maps the model's output tensor to one value per sample
+    with ``keras.ops``. The model is run in inference mode; its weights are
+    not touched.
+    """
+    keras = import_keras()
+    backend = keras.backend.backend()
+    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+
+    def total(outputs):
+        return keras.ops.sum(objective(outputs))
+
+    with model_lock(model):
+        if backend == "jax":
+            import jax
+
+            trainable = [v.value for v in model.trainable_variables]
+            fixed = [v.value for v in model.non_trainable_variables]
+
+            def value(x):
+                return total(model.stateless_call(trainable, fixed, x, training=False)[0])
+
+            return np.asarray(jax.grad(value)(inputs))
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            x = tf.convert_to_tensor(inputs)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = total(model(x, training=False))
+            return tape.gradient(out, x).numpy()
+        if backend == "torch":
+            import torch
+
+            x = torch.tensor(inputs, requires_grad=True)
+            total(model(x, training=False)).backward()
+            return x.grad.detach().cpu().numpy()
+    raise ValueError(f"Gradients are not available on the {backend!r} backend; use jax.")

@@ -356,8 +356,9 @@ def _search_class():
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             return ops.mean(y_pred)
 
-        def run(self, start, target, given, *, scale, prediction_scale, objective, steps,
-                learning_rate):
+        def run(
+            self, start, target, given, *, scale, prediction_scale, objective, steps, learning_rate
+        ):
             for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
                 variable.assign(value)
             self.optimizer.learning_rate = learning_rate

@@ -97,7 +97,10 @@ def reached_target(predictions, target, *, tol=None, scale=1.0, min_probability=
             reached &= class_probability(predictions, classes) >= min_probability
         return reached
     flat = predictions.reshape(len(predictions), -1)
-    target = np.broadcast_to(np.asarray(target, dtype=np.float64).reshape(-1), flat.shape)
+    target = np.asarray(target, dtype=np.float64)
+    # One target per sample, or one broadcast to every sample.
+    target = target.reshape(flat.shape if target.size == flat.size else -1)
+    target = np.broadcast_to(target, flat.shape)
     scale = np.broadcast_to(np.asarray(scale, dtype=np.float64).reshape(-1), flat.shape[1:])
     return np.all(np.abs(flat - target) <= tol * scale, axis=1)
 

@@ -1,0 +1,241 @@
+"""CounterfactualReshaper: classifiers, regressors, series, targets, bad input."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_lstm_reshape import CounterfactualReshaper
+from sklearn_lstm_reshape._windows import sliding_windows
+from sklearn_lstm_reshape.metrics import predicted_class, proximity
+
+from .conftest import WINDOW
+
+STEPS = 16
+FEATURES = 2
+
+
+def two_classes(n, random_state):
+    """Sequences of noise; class 1 has a bump in its middle third."""
+    rng = np.random.default_rng(random_state)
+    labels = rng.integers(0, 2, n)
+    X = rng.normal(scale=0.3, size=(n, STEPS, FEATURES)).astype(np.float32)
+    X[labels == 1, 5:11, 0] += 1.5
+    return X, labels
+
+
+@pytest.fixture(scope="module")
+def classes():
+    return two_classes(160, 0)
+
+
+@pytest.fixture(scope="module")
+def classifier(classes):
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((STEPS, FEATURES)),
+            keras.layers.LSTM(8),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(*classes, epochs=40, batch_size=16, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted(classifier, classes):
+    return CounterfactualReshaper(classifier).fit(classes[0][:120])
+
+
+@pytest.fixture(scope="module")
+def held_out(classes):
+    return classes[0][120:]
+
+
+def with_params(fitted, **params):
+    return pickle.loads(pickle.dumps(fitted)).set_params(**params)
+
+
+def test_the_classifier_is_good_enough_to_explain(classifier, classes):
+    X, labels = classes
+    accuracy = np.mean(predicted_class(classifier.predict(X[120:], verbose=0)) == labels[120:])
+    assert accuracy > 0.9
+
+
+def test_every_counterfactual_flips_the_class(fitted, held_out, classifier):
+    assert list(fitted.classes_) == [0, 1] and fitted.prediction_scale_ is None
+    X_cf = fitted.transform(held_out)
+    before = predicted_class(classifier.predict(held_out, verbose=0))
+    after = predicted_class(classifier.predict(X_cf, verbose=0))
+    assert np.all(after == 1 - before)
+    report = fitted.report(held_out)
+    assert report["validity"] == report["searched_validity"] == 1.0
+    assert report["validity_before"] == 0.0
+    np.testing.assert_array_equal(report["targets"], 1 - before)
+
+
+def test_a_segment_swap_changes_few_timesteps_and_refining_brings_it_closer(fitted, held_out):
+    swapped = with_params(fitted, steps=0).report(held_out)
+    # Without the other terms, a refinement only returns steps of less change.
+    refined = with_params(fitted, sparsity=0.0, plausibility=0.0).report(held_out)
+    neighbours = with_params(fitted, start="neighbour", steps=0).report(held_out)
+    assert swapped["validity"] == refined["validity"] == neighbours["validity"] == 1.0
+    assert swapped["changed_timesteps"] < 0.6 < neighbours["changed_timesteps"]
+    assert refined["changed_timesteps"] <= swapped["changed_timesteps"]
+    assert refined["l2"] < swapped["l2"] <= neighbours["l2"]
+
+
+def test_the_refinement_only_moves_the_swapped_timesteps(fitted, held_out):
+    swapped = with_params(fitted, steps=0).transform(held_out)
+    refined = fitted.transform(held_out)
+    untouched = np.all(swapped == held_out, axis=2)
+    np.testing.assert_array_equal(refined[untouched], held_out[untouched])
+
+
+def test_the_unlike_neighbour_is_the_nearest_training_sequence_of_the_target(
+    fitted, held_out, classifier
+):
+    X_cf = with_params(fitted, start="neighbour", steps=0).transform(held_out[:5])
+    reference = fitted.reference_
+    reference_classes = predicted_class(fitted.reference_predictions_)
+    targets = 1 - predicted_class(classifier.predict(held_out[:5], verbose=0))
+    for instance, found, target in zip(held_out[:5], X_cf, targets, strict=True):
+        candidates = reference[reference_classes == target]
+        distances = np.linalg.norm((candidates - instance).reshape(len(candidates), -1), axis=1)
+        np.testing.assert_array_equal(found, candidates[np.argmin(distances)])
+
+
+def test_an_instance_already_at_its_target_comes_back_unchanged(fitted, held_out, classifier):
+    own = predicted_class(classifier.predict(held_out, verbose=0))
+    X_new = with_params(fitted, target=lambda p: predicted_class(p)).transform(held_out)
+    np.testing.assert_array_equal(X_new, held_out)
+    mixed = own.copy()
+    mixed[::2] = 1 - mixed[::2]
+    X_new = with_params(fitted, target=mixed).transform(held_out)
+    np.testing.assert_array_equal(X_new[1::2], held_out[1::2])
+    assert not np.array_equal(X_new[::2], held_out[::2])
+
+
+def test_a_min_probability_is_met(fitted, held_out, classifier):
+    X_cf = with_params(fitted, min_probability=0.9).transform(held_out)
+    probabilities = classifier.predict(X_cf, verbose=0)
+    targets = 1 - predicted_class(classifier.predict(held_out, verbose=0))
+    assert np.all(probabilities[np.arange(len(targets)), targets] >= 0.9)
+
+
+def test_the_latent_space_search_is_valid_and_reports_its_own_figures(classifier, classes):
+    latent = CounterfactualReshaper(
+        classifier, space="latent", latent_dim=4, units=8, epochs=3, random_state=0
+    ).fit(classes[0][:120])
+    report = latent.report(classes[0][120:])
+    assert report["validity"] == 1.0
+    assert report["reconstruction_error"] > 0 and 0 <= report["latent_fallbacks"] <= 40
+    assert latent.code_scale_.shape == (4,)
+    assert CounterfactualReshaper(classifier).fit(classes[0][:120]).decoder_ is None
+
+
+def test_a_regressor_reaches_numeric_targets_and_holds_other_outputs(forecaster, series):
+    panel = np.ascontiguousarray(sliding_windows(series.X_clean, WINDOW)[::3])
+    cf = CounterfactualReshaper(forecaster, tol=0.2).fit(panel[:100])
+    assert cf.classes_ is None and cf.prediction_scale_.shape == (3,)
+    report = cf.report(panel[100:140])
+    assert report["validity_before"] == 0.0
+    assert report["validity"] >= 0.9
+    # A request about one output: the others stay within tol of where they were.
+    one = cf.set_params(target=lambda p: p + np.array([1.0, 0.0, 0.0]) * cf.prediction_scale_)
+    after = one.report(panel[100:140])
+    held = np.abs(after["predictions_after"] - after["predictions_before"])[:, 1:]
+    unit = cf.prediction_scale_
+    reached = after["predictions_after"][:, 0] >= after["targets"][:, 0] - 0.2 * unit[0]
+    assert np.all(held[reached] <= 0.2 * cf.prediction_scale_[1:] + 1e-6)
+
+
+def test_a_series_request_survives_because_the_rows_are_searched(forecaster, series):
+    X = series.X_clean
+    cf = CounterfactualReshaper(forecaster, steps=200).fit(X[:300])
+    report = cf.report(X[300:420])
+    assert report["validity_before"] == 0.0
+    assert report["validity"] >= 0.9
+    # The returned series is the searched one: the model finds what the search found.
+    assert report["validity"] == pytest.approx(report["searched_validity"], abs=0.02)
+
+
+def test_a_series_request_about_some_rows_holds_the_others(forecaster, series):
+    X = series.X_clean[300:420]
+    rows = np.arange(60, 80)
+    cf = CounterfactualReshaper(forecaster, rows=rows, steps=200).fit(series.X_clean[:300])
+    X_new = cf.transform(X)
+    windows = sliding_windows(X, WINDOW)
+    before = forecaster.predict(windows, verbose=0)
+    after = forecaster.predict(sliding_windows(X_new, WINDOW), verbose=0)
+    requested = np.zeros(len(windows), bool)
+    requested[rows - (WINDOW - 1)] = True
+    miss = np.abs(after - before) / cf.prediction_scale_
+    assert np.mean(np.all(miss[~requested] <= cf.tol, axis=1)) >= 0.9
+    change = after[requested] - before[requested]
+    assert np.mean(np.abs(change - cf.prediction_scale_) <= 0.1 * cf.prediction_scale_) > 0.8
+    report = cf.report(X)
+    assert report["targets"].shape == (len(rows), 3)
+
+
+def test_score_is_validity_minus_the_rms_change(fitted, held_out):
+    X_cf = fitted.transform(held_out)
+    rms = np.sqrt(np.mean(np.square((X_cf - held_out) / fitted.feature_scale_), axis=(1, 2)))
+    assert fitted.score(held_out) == pytest.approx(1.0 - rms.mean(), rel=1e-5)
+    assert with_params(fitted, steps=0).score(held_out) < fitted.score(held_out)
+
+
+def test_a_grid_search_tunes_the_search_on_its_own(classifier, classes):
+    grid = GridSearchCV(
+        CounterfactualReshaper(classifier),
+        {"proximity": [0.1, 1.0], "steps": [0, 30]},
+        cv=2,
+    ).fit(classes[0][:80])
+    assert grid.best_params_["steps"] == 30
+
+
+def test_transform_is_deterministic_and_leaves_x_alone(fitted, held_out):
+    X = held_out.copy()
+    first = fitted.transform(X)
+    np.testing.assert_array_equal(X, held_out)
+    np.testing.assert_array_equal(first, clone(fitted).fit(fitted.reference_).transform(X))
+    assert proximity(held_out, first) > 0
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(target=2), r"target holds class 2, but the model has 2 classes \(0 to 1\)"),
+        (dict(target=0.5), r"target must give class indices for a classifier; got"),
+        (dict(target=[0, 1, 0]), r"target gives 3 class indices for 40 instances"),
+    ],
+)
+def test_bad_targets_of_a_classifier(fitted, held_out, params, message):
+    with pytest.raises(ValueError, match=message):
+        with_params(fitted, **params).transform(held_out)
+
+
+def test_min_probability_is_refused_for_a_regressor(forecaster, series):
+    with pytest.raises(ValueError, match=r"min_probability=0.9 applies to a classifier"):
+        CounterfactualReshaper(forecaster, min_probability=0.9).fit(series.X_clean[:100])
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (np.ones(5, bool), r"rows is a boolean mask of shape \(5,\); it must have one value"),
+        (np.array([0.5]), r"rows must be row indices \(int\) or a boolean mask"),
+        (np.array([2]), r"rows must lie in \[7, 120\)"),
+    ],
+)
+def test_bad_rows(forecaster, series, rows, message):
+    cf = CounterfactualReshaper(forecaster, rows=rows).fit(series.X_clean[:300])
+    with pytest.raises(ValueError, match=message):
+        cf.transform(series.X_clean[300:420])

@@ -12,6 +12,7 @@ import pytest
 from sklearn.base import clone
 
 from sklearn_lstm_reshape import (
+    CounterfactualReshaper,
     GenerativeReshaper,
     LatentReshaper,
     ThresholdReshaper,
@@ -51,13 +52,14 @@ def estimators(forecaster):
         GenerativeReshaper(forecaster, condition=lambda p: p + 0.5, **CODED),
         LatentReshaper(window=WINDOW, **CODED),
         LatentReshaper(forecaster, edit="optimize", target=lambda p: p + 0.5, steps=5, **CODED),
+        CounterfactualReshaper(forecaster, steps=5),
     ]
 
 
 # -- threads -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(6))
 def test_threads_transforming_one_fitted_estimator_get_the_serial_result(index, series, forecaster):
     X = series.X[:200]
     reshaper = estimators(forecaster)[index].fit(X)
@@ -150,6 +152,29 @@ AFTER_FIT = {
         "verbose": (0, True),
         "random_state": (1, True),  # the draws of transform only
     },
+    CounterfactualReshaper: {
+        "model": (None, False),
+        "space": ("latent", False),
+        "autoencoder": ("unset", False),
+        "window": (None, False),
+        "latent_dim": (3, False),
+        "units": (5, False),
+        "epochs": (2, False),
+        "batch_size": (16, False),
+        "random_state": (1, False),
+        "target": (lambda p: p - 0.5, True),
+        "start": ("input", True),
+        "rows": (np.arange(100, 120), True),
+        "steps": (3, True),
+        "learning_rate": (0.1, True),
+        "proximity": (0.5, True),
+        "sparsity": (0.0, True),
+        "plausibility": (0.5, True),
+        "tol": (0.5, True),
+        "min_probability": (0.9, True),  # refused for a forecaster, after fit as in fit
+        "predict_batch_size": (64, True),
+        "verbose": (0, True),
+    },
 }
 BEFORE = {
     ThresholdReshaper: dict(window=WINDOW),
@@ -157,6 +182,7 @@ BEFORE = {
     LatentReshaper: dict(
         window=WINDOW, edit="optimize", target=lambda p: p + 0.5, steps=5, **CODED
     ),
+    CounterfactualReshaper: dict(window=WINDOW, steps=5, **CODED),
 }
 CASES = [
     (cls, name, value, allowed)
@@ -195,7 +221,12 @@ def test_a_parameter_set_after_fit_is_used_or_refused(
         if name == "random_state":  # only the draws change, not the fitted networks
             fitted.transform(X)
             return
-        expected = changed.fit(X).transform(X)
+        try:
+            expected = changed.fit(X).transform(X)
+        except ValueError as error:  # a value refused in fit is refused after fit too
+            with pytest.raises(ValueError, match=re.escape(str(error))):
+                fitted.transform(X)
+            return
         if name in ("predict_batch_size", "batch_size"):  # float32 sums of other batches
             np.testing.assert_allclose(fitted.transform(X), expected, rtol=1e-5, atol=1e-6)
         else:

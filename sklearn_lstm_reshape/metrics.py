@@ -44,7 +44,25 @@ def predicted_class(probabilities):
 
 
 def class_probability(probabilities, classes):
-    """The probability each sample's output gives to ``classes`` (one per sample)."""
+    """The probability each sample's output gives to ``classes`` (one per sample).
+
+    Parameters
+    ----------
+    probabilities : array-like of shape (n_samples, n_classes) or (n_samples,)
+        As for :func:`predicted_class`.
+    classes : int or array-like of int, shape (n_samples,)
+        The class whose probability to read, for every sample or per sample.
+
+    Returns
+    -------
+    probability : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape.metrics import class_probability
+    >>> class_probability([[0.2, 0.8], [0.9, 0.1]], [1, 1])
+    array([0.8, 0.1])
+    """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     classes = np.broadcast_to(np.asarray(classes), (len(probabilities),))
     if probabilities.ndim == 1 or probabilities.shape[1] == 1:

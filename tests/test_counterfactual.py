@@ -3,9 +3,12 @@
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
 
 from sklearn_lstm_reshape import CounterfactualReshaper
 from sklearn_lstm_reshape._windows import sliding_windows
@@ -239,3 +242,47 @@ def test_bad_rows(forecaster, series, rows, message):
     cf = CounterfactualReshaper(forecaster, rows=rows).fit(series.X_clean[:300])
     with pytest.raises(ValueError, match=message):
         cf.transform(series.X_clean[300:420])
+
+
+# -- scikit-learn integration ------------------------------------------------------
+
+
+def test_in_a_pipeline_before_a_regressor_and_in_a_parallel_grid_search(forecaster, series):
+    X = series.X_clean[:300]
+    y = np.roll(X[:, 0], -1)
+    pipe = make_pipeline(CounterfactualReshaper(forecaster, steps=5), Ridge())
+    grid = GridSearchCV(
+        pipe, {"counterfactualreshaper__proximity": [0.5, 1.0]}, cv=TimeSeriesSplit(2), n_jobs=2
+    ).fit(X, y)
+    serial = GridSearchCV(
+        pipe, {"counterfactualreshaper__proximity": [0.5, 1.0]}, cv=TimeSeriesSplit(2)
+    ).fit(X, y)
+    assert grid.best_params_ == serial.best_params_
+    np.testing.assert_allclose(
+        grid.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+
+
+def test_clone_shares_the_model_and_pickle_gives_the_same_counterfactuals(fitted, held_out):
+    assert clone(fitted).model is fitted.model
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(held_out), fitted.transform(held_out))
+    np.testing.assert_array_equal(restored.reference_, fitted.reference_)
+
+
+def test_pandas_in_and_out(forecaster, series):
+    frame = pd.DataFrame(series.X_clean[:200], columns=["temp", "wind", "rain"])
+    cf = CounterfactualReshaper(forecaster, steps=5).set_output(transform="pandas")
+    result = cf.fit(frame).transform(frame.iloc[100:])
+    assert isinstance(result, pd.DataFrame) and list(result.columns) == ["temp", "wind", "rain"]
+    assert result.index.equals(frame.index[100:])
+
+
+def test_a_keras_file_path_gives_the_same_counterfactuals(classifier, classes, tmp_path):
+    path = tmp_path / "classifier.keras"
+    classifier.save(path)
+    X = classes[0]
+    from_path = CounterfactualReshaper(str(path)).fit(X[:120]).transform(X[120:])
+    np.testing.assert_array_equal(
+        from_path, CounterfactualReshaper(classifier).fit(X[:120]).transform(X[120:])
+    )

@@ -501,9 +501,10 @@ class CounterfactualReshaper(BaseReshaper):
         start_ok = self._reached(_flat(self._predict_windows(self.model_, start)), targets)
         if self.steps == 0:
             return start, start_ok, 0
-        if not start_ok.all():  # from the instance itself: first reach the target
+        if not start_ok.all():  # no valid start known: first reach the target
             far = ~start_ok
             start[far] = self._reach(start[far], targets[far], mask=mask[far])
+            start_ok = self._reached(_flat(self._predict_windows(self.model_, start)), targets)
         anchor = np.where(has_neighbour[:, None, None], neighbours, instances)
         if self.space == "latent":
             found = self._refine_in_latent_space(instances, start, anchor, targets)

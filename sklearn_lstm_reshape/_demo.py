@@ -13,9 +13,11 @@ strategy in turn:
    LSTM's forecasts and edits held-out days as if the LSTM forecast 3 °C
    warmer; the LSTM is run again on the result to see how far its forecasts
    moved towards the request.
-3. Latent: a LatentReshaper searches, for every held-out two-week window at
-   once, the window that would make the LSTM forecast 3 °C warmer, in an
-   LSTM autoencoder's latent space and in input space.
+3. Counterfactual: a CounterfactualReshaper searches, for every held-out
+   two-week window, the nearest window that would make the LSTM forecast
+   3 °C warmer, in input space and in an LSTM autoencoder's latent space,
+   and searches the held-out days as one series for every forecast 3 °C
+   warmer.
 
 Everything measured ends in one table, and everything shown in one figure.
 """
@@ -29,7 +31,8 @@ from sklearn.base import clone
 from .datasets import inject_anomalies, load_seattle_weather
 
 WINDOW = 14  # two weeks of daily readings
-TRAIN_DAYS = 1100  # the generative and latent parts learn on these, and are asked on the rest
+# The generative and counterfactual parts learn on these days, and are asked on the rest.
+TRAIN_DAYS = 1100
 FIGURE = "sklearn_lstm_reshape_demo.png"
 
 
@@ -49,7 +52,7 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
     -------
     results : dict
         ``rows``: the rows of the results table; ``threshold``,
-        ``generative`` and ``latent``: the figures of each part;
+        ``generative`` and ``counterfactual``: the figures of each part;
         ``figure``: the path of the figure.
     """
     from .models import train_forecaster
@@ -57,7 +60,7 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
     started = time.perf_counter()
     weather = load_seattle_weather()
     names = list(weather.feature_names)
-    # The request of the generative and latent parts: a forecast 3 °C warmer.
+    # The request of the generative and counterfactual parts: a forecast 3 °C warmer.
     warmer = np.zeros(len(names), dtype=np.float32)
     warmer[[names.index("temp_max"), names.index("temp_min")]] = 3.0
     faults = inject_anomalies(
@@ -71,7 +74,7 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
     epochs = 3 if quick else 30
     threshold = _threshold_part(weather, faults, epochs=epochs, quick=quick, n_jobs=n_jobs)
     print(
-        f"\nTraining the LSTM forecaster the generative and latent parts explain, on the "
+        f"\nTraining the LSTM forecaster the generative and counterfactual parts explain, on the "
         f"first {TRAIN_DAYS} days (window={WINDOW} days, {epochs} epochs)...",
         flush=True,
     )
@@ -79,19 +82,19 @@ def run_demo(output_dir="sklearn_lstm_reshape_demo", *, quick=False, n_jobs=2):
         weather.data[:TRAIN_DAYS], window=WINDOW, units=32, epochs=epochs, random_state=0, verbose=1
     )
     generative = _generative_part(weather, lstm, warmer, epochs=epochs)
-    latent = _latent_part(weather, lstm, warmer, epochs=epochs)
-    rows = threshold["rows"] + generative["rows"] + latent["rows"]
+    counterfactual = _counterfactual_part(weather, lstm, warmer, epochs=epochs)
+    rows = threshold["rows"] + generative["rows"] + counterfactual["rows"]
     _print_table(rows)
 
     figure = Path(output_dir) / FIGURE
-    plots = [part.pop("plot") for part in (threshold, generative, latent)]
+    plots = [part.pop("plot") for part in (threshold, generative, counterfactual)]
     _plot(weather, faults, *plots, warmer, figure)
     print(f"\nFigure: {figure}\nDone in {time.perf_counter() - started:.0f} s.")
     return {
         "rows": rows,
         "threshold": threshold,
         "generative": generative,
-        "latent": latent,
+        "counterfactual": counterfactual,
         "figure": str(figure),
     }
 
@@ -213,51 +216,54 @@ def _generative_part(weather, lstm, warmer, *, epochs):
     }
 
 
-def _latent_part(weather, lstm, warmer, *, epochs):
+def _counterfactual_part(weather, lstm, warmer, *, epochs):
     """Counterfactual two-week windows: what would make the LSTM forecast 3 °C warmer?"""
-    from . import LatentReshaper
+    from . import CounterfactualReshaper
     from ._windows import sliding_windows
 
     # Panels of windows: each sequence is one input of the LSTM, searched on its own.
     train = np.ascontiguousarray(sliding_windows(weather.data[:TRAIN_DAYS], WINDOW))
     test = np.ascontiguousarray(sliding_windows(weather.data[TRAIN_DAYS:], WINDOW))
     print(
-        f"\nLatentReshaper: an LSTM autoencoder of {WINDOW}-day windows trained on "
-        f"{len(train)} windows ({epochs} epochs), and a search, for all {len(test)} held-out "
-        f"windows at once, of the days that would make the LSTM forecast 3 °C warmer...",
+        f"\nCounterfactualReshaper: for each of the {len(test)} held-out {WINDOW}-day "
+        f"windows, the nearest days that would make the LSTM forecast 3 °C warmer "
+        f"(the other features' forecasts held), searched from the nearest training window "
+        f"with that forecast; then the same in an LSTM autoencoder's latent space "
+        f"({epochs} epochs), and the held-out days as one series...",
         flush=True,
     )
-    lat = LatentReshaper(
-        lstm,
-        latent_dim=8,
-        epochs=epochs,
-        edit="optimize",
-        target=lambda p: p + warmer,
-        random_state=0,
-    ).fit(train)
+    request = dict(target=lambda p: p + warmer, random_state=0)
     variants = {
-        "search in latent space": dict(space="latent", mode="regenerate"),
-        "search in latent space, edit X": dict(space="latent", mode="edit"),
-        "search in input space": dict(space="input"),
+        "windows, input space (default)": (CounterfactualReshaper(lstm, **request), train, test),
+        "windows, latent space": (
+            CounterfactualReshaper(lstm, space="latent", epochs=epochs, **request),
+            train,
+            test,
+        ),
+        "the held-out days as one series": (
+            CounterfactualReshaper(lstm, **request),
+            weather.data[:TRAIN_DAYS],
+            weather.data[TRAIN_DAYS:],
+        ),
     }
     rows, reports, results = [], {}, {}
-    for setting, params in variants.items():
-        reports[setting] = report = lat.set_params(**params).report(test)
-        results[setting] = lat.transform(test)
+    for setting, (cf, fit_on, asked) in variants.items():
+        reports[setting] = report = cf.fit(fit_on).report(asked)
+        results[setting] = cf.transform(asked)
         rows.append(
             _row(
-                "LatentReshaper",
-                "held-out windows whose forecast comes within 0.1 sd of the request",
+                "CounterfactualReshaper",
+                "windows whose forecast comes within 0.1 sd of the request",
                 setting,
                 f"{report['validity_before']:.0%}",
                 f"{report['validity']:.0%}",
-                report["proximity"],
+                float(np.abs(results[setting] - asked).mean()),
             )
         )
     return {
         "rows": rows,
         "reports": reports,
-        "plot": {"test": test, "results": results, "forecaster": lat.model_},
+        "plot": {"test": test, "results": results, "forecaster": lstm},
     }
 
 
@@ -294,7 +300,7 @@ def _print_table(rows):
     print("=" * width)
 
 
-def _plot(weather, faults, threshold, generative, latent, warmer, path):
+def _plot(weather, faults, threshold, generative, counterfactual, warmer, path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -307,8 +313,8 @@ def _plot(weather, faults, threshold, generative, latent, warmer, path):
     _plot_generative(
         fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1]), weather, generative, warmer
     )
-    _plot_latent(
-        [fig.add_subplot(grid[2, 0]), fig.add_subplot(grid[2, 1])], weather, latent, warmer
+    _plot_counterfactual(
+        [fig.add_subplot(grid[2, 0]), fig.add_subplot(grid[2, 1])], weather, counterfactual, warmer
     )
     fig.suptitle("LSTM forecasters of Seattle's weather, three ways to reshape the data")
     fig.tight_layout()
@@ -367,24 +373,22 @@ def _plot_generative(days_ax, forecast_ax, weather, generative, warmer):
         ax.tick_params(axis="x", labelrotation=30)
 
 
-def _plot_latent(axes, weather, latent, warmer):
+def _plot_counterfactual(axes, weather, counterfactual, warmer):
     from ._predict import predict
 
     feature = list(weather.feature_names).index("temp_max")
-    test = latent["test"]
+    test = counterfactual["test"]
+    results = counterfactual["results"]
     styles = {
         "held-out window": ("0.3", test),
-        "search in latent space, edit X": (
-            "tab:blue",
-            latent["results"]["search in latent space, edit X"],
-        ),
-        "search in input space": ("tab:red", latent["results"]["search in input space"]),
+        "latent space": ("tab:blue", results["windows, latent space"]),
+        "input space (default)": ("tab:red", results["windows, input space (default)"]),
     }
     days = np.arange(WINDOW + 1)
     shown = [len(test) // 3, 2 * len(test) // 3]
     for ax, index in zip(axes, shown, strict=True):
         for name, (colour, X) in styles.items():
-            forecast = predict(latent["forecaster"], X[index : index + 1], None)[0, feature]
+            forecast = predict(counterfactual["forecaster"], X[index : index + 1], None)[0, feature]
             ax.plot(days[:-1], X[index, :, feature], color=colour, label=name)
             ax.plot(days[-1], forecast, "o", color=colour)
             if name == "held-out window":
@@ -398,5 +402,7 @@ def _plot_latent(axes, weather, latent, warmer):
                 )
         ax.set_xlabel(f"day (dot at day {WINDOW}: the LSTM's forecast)")
         ax.set_ylabel("temp_max (°C)")
-        ax.set_title(f"LatentReshaper: counterfactuals of held-out window {index}", fontsize=10)
+        ax.set_title(
+            f"CounterfactualReshaper: counterfactuals of held-out window {index}", fontsize=10
+        )
     axes[0].legend(fontsize=8, loc="best")

@@ -1,6 +1,7 @@
 """LatentReshaper: edit X through an LSTM autoencoder's latent space, or search
 counterfactuals toward a target prediction."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -69,7 +70,8 @@ class LatentReshaper(WindowAutoencodingReshaper):
           the latent direction that most increases the model's prediction
           (the mean of its outputs, each in its own standard deviations),
           learned in ``fit`` by least squares on the training codes;
-        - ``"optimize"``: the batched search toward ``target`` (see Notes);
+        - ``"optimize"``: the batched search toward ``target`` (see Notes),
+          deprecated: use :class:`CounterfactualReshaper`;
         - a callable ``edit(codes, predictions) -> codes`` of the codes'
           shape; ``predictions`` is None without a model. It is called once
           per batch of windows (a few thousand), so that a long series is
@@ -165,6 +167,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
 
     See Also
     --------
+    CounterfactualReshaper : The nearest X for which the model predicts a target.
     GenerativeReshaper : Regenerate X under a requested prediction with a CVAE.
     sklearn_lstm_reshape.models.train_autoencoder : The autoencoder trained in ``fit``.
 
@@ -403,6 +406,16 @@ class LatentReshaper(WindowAutoencodingReshaper):
     # -- internals -------------------------------------------------------------
 
     def _check_settings(self):
+        if self.edit == "optimize":
+            warnings.warn(
+                "LatentReshaper(edit='optimize') is deprecated in 0.2 and will be removed "
+                "in 0.3. Use CounterfactualReshaper(model, target=..., space='latent') (or "
+                "space='input'): it starts from the nearest unlike neighbour, keeps every "
+                "instance that starts valid valid, and searches a series' rows, so nothing "
+                "is lost when windows are folded back.",
+                FutureWarning,
+                stacklevel=4,
+            )
         if self.model is None and (self.edit in _PREDICTOR_EDITS):
             raise ValueError(
                 f"edit={self.edit!r} needs the model's predictions, but model=None. "

@@ -11,7 +11,7 @@ def test_demo_prints_one_table_and_writes_one_figure(tmp_path, capsys):
     results = run_demo(tmp_path, quick=True, n_jobs=1)
     printed = capsys.readouterr().out
     assert printed.count("Results (before") == 1
-    for strategy in ("ThresholdReshaper:", "GenerativeReshaper:", "LatentReshaper:"):
+    for strategy in ("ThresholdReshaper:", "GenerativeReshaper:", "CounterfactualReshaper:"):
         assert strategy in printed
     assert results["figure"] == str(tmp_path / "sklearn_lstm_reshape_demo.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sklearn_lstm_reshape_demo.png"]
@@ -22,9 +22,9 @@ def test_demo_prints_one_table_and_writes_one_figure(tmp_path, capsys):
         "ThresholdReshaper",
         "GenerativeReshaper",
         "GenerativeReshaper",
-        "LatentReshaper",
-        "LatentReshaper",
-        "LatentReshaper",
+        "CounterfactualReshaper",
+        "CounterfactualReshaper",
+        "CounterfactualReshaper",
     ]
     for row in results["rows"]:  # every row of the table is printed
         assert row["setting"] in printed
@@ -38,15 +38,15 @@ def test_demo_prints_one_table_and_writes_one_figure(tmp_path, capsys):
             report["condition_gap_before_by_output"], [0, 3, 3, 0], atol=1e-5
         )
         assert np.isfinite(report["condition_gap_after_by_output"]).all()
-    latent = results["latent"]["reports"]
-    assert list(latent) == [
-        "search in latent space",
-        "search in latent space, edit X",
-        "search in input space",
+    counterfactual = results["counterfactual"]["reports"]
+    assert list(counterfactual) == [
+        "windows, input space (default)",
+        "windows, latent space",
+        "the held-out days as one series",
     ]
-    for report in latent.values():
+    for report in counterfactual.values():
         assert report["validity_before"] == 0.0 and 0.0 <= report["validity"] <= 1.0
-        assert report["target_gap_after"] < report["target_gap_before"]
+        assert report["l2"] > 0
 
 
 def test_command_line_writes_the_figure_where_asked(tmp_path, monkeypatch):

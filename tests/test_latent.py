@@ -291,3 +291,13 @@ def test_an_autoencoder_that_does_not_fit_the_data(fitted, series, forecaster):
         ValueError, match=f"window=5, but the autoencoder takes windows of {WINDOW}"
     ):
         LatentReshaper(autoencoder=pair, window=5).fit(series.X_clean[:100])
+
+
+def test_the_search_is_deprecated_for_counterfactual_reshaper(forecaster, series):
+    message = r"LatentReshaper\(edit='optimize'\) is deprecated in 0.2 .* CounterfactualReshaper"
+    reshaper = LatentReshaper(forecaster, latent_dim=2, units=4, epochs=1, random_state=0)
+    reshaper.fit(series.X_clean[:100]).set_params(edit="optimize", target=0.0, steps=2)
+    with pytest.warns(FutureWarning, match=message):
+        reshaper.transform(series.X_clean[:100])
+    with pytest.warns(FutureWarning, match=message):
+        clone(reshaper).fit(series.X_clean[:100])

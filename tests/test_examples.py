@@ -48,8 +48,8 @@ def _run(code, *args, cwd):
 
 def test_there_is_an_example_per_topic():
     assert [path.name for path in EXAMPLES] == [
+        "plot_counterfactuals.py",
         "plot_generative_scenarios.py",
-        "plot_latent_counterfactuals.py",
         "plot_own_keras_model.py",
         "plot_threshold_grid_search.py",
         "plot_threshold_repair.py",

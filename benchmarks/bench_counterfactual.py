@@ -78,7 +78,8 @@ def train_classifier(X, y, epochs):
             keras.layers.Dense(int(y.max()) + 1, activation="softmax"),
         ]
     )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    # 3e-3 rather than Adam's default: at 1e-3 the LSTM stays at chance on GunPoint.
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
     model.fit(X, y, epochs=epochs, batch_size=16, verbose=0)
     return model
 

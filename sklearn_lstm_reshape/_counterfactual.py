@@ -18,7 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _keras, metrics
-from ._base import DEFAULT_WINDOW, BaseReshaper, moved
+from ._base import DEFAULT_WINDOW, BaseReshaper, _short, moved
 from ._latent import LatentReshaper, _scale
 from ._optimize import Objective, optimize_toward
 from ._predict import FORWARD_BATCH_SIZE
@@ -846,8 +846,3 @@ def _top_segments(saliency, length):
             [order, np.repeat(order[:, :1], _POSITIONS_PER_LENGTH - order.shape[1], axis=1)], axis=1
         )
     return order
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

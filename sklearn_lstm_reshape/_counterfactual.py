@@ -101,10 +101,9 @@ class CounterfactualReshaper(BaseReshaper):
 
     plausibility : float, default=1.0
         Weight of the mean squared distance from the nearest unlike
-        neighbour: keeps the result near real data of the target. At 0.1 the
-        refinement reached about 10 % lower L2 but left a quarter of
-        BasicMotions' counterfactuals outliers of their class (LOF), against
-        none at 1.0 (``benchmarks/bench_counterfactual.py``).
+        neighbour: keeps the result near real data of the target. Lower
+        values give a smaller change and more outliers of the target class
+        (see ``benchmarks/bench_counterfactual.py``).
 
     tol : float, default=0.1
         A regressor's target is met when every output is within ``tol``

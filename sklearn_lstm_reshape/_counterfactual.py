@@ -20,7 +20,7 @@ import numpy as np
 from . import _keras, metrics
 from ._base import DEFAULT_WINDOW, BaseReshaper, _short, moved
 from ._latent import LatentReshaper, _scale
-from ._optimize import Objective, optimize_toward
+from ._optimize import SEARCH_BATCH_SIZE, Objective, optimize_toward
 from ._predict import FORWARD_BATCH_SIZE
 from ._windows import sliding_windows
 from .utils._docstrings import fill_doc
@@ -32,8 +32,6 @@ _INSTANCES_PER_BATCH = 64
 _POSITIONS_PER_LENGTH = 3
 # Above this many timesteps, segment lengths are tried on a geometric grid.
 _ALL_LENGTHS_UP_TO = 64
-# Windows per block of a series search (each block is one compiled search).
-_SERIES_BLOCK_TIMESTEPS = 2**16
 # Reference windows the report's plausibility figures compare against.
 _MAX_REFERENCE = 4000
 
@@ -327,14 +325,8 @@ class CounterfactualReshaper(BaseReshaper):
     # -- the strategy's hooks ----------------------------------------------------
 
     def _resolve(self, X):
-        activation = _keras.output_activation(self.model_)
         n_outputs = int(np.prod(_keras.model_output_shape(self.model_, self._input_shape(X))))
-        if activation == "softmax" and n_outputs > 1:
-            self.classes_ = np.arange(n_outputs)
-        elif activation in ("sigmoid", "softmax") and n_outputs == 1:
-            self.classes_ = np.arange(2)
-        else:
-            self.classes_ = None
+        self.classes_ = _keras.model_classes(self.model_, n_outputs)
 
     def _check_settings(self):
         if self.min_probability is not None and getattr(self, "classes_", 1) is None:
@@ -625,7 +617,6 @@ class CounterfactualReshaper(BaseReshaper):
             objective=objective,
             steps=self.steps,
             learning_rate=self.learning_rate,
-            batch_size=FORWARD_BATCH_SIZE,
             **where,
         )
         return moved(start, moves)
@@ -643,7 +634,6 @@ class CounterfactualReshaper(BaseReshaper):
             mask=mask,
             steps=self.steps,
             learning_rate=self.learning_rate,
-            batch_size=FORWARD_BATCH_SIZE,
         )
         return moved(start, moves)
 
@@ -666,7 +656,6 @@ class CounterfactualReshaper(BaseReshaper):
             anchor=encode(anchor),
             steps=self.steps,
             learning_rate=self.learning_rate,
-            batch_size=FORWARD_BATCH_SIZE,
         )
         return self._predict_windows(self.decoder_, code_start + moves) + offset
 
@@ -680,26 +669,38 @@ class CounterfactualReshaper(BaseReshaper):
         window = self.window_
         requested = self._requested_windows(len(X))
         targets = self._targets(predictions)
-        held = predictions if self.classes_ is None else metrics.predicted_class(predictions)
-        targets = np.where(_column(requested, targets), targets, held)
-        encoded = self._search_targets(targets)
+        if not requested.all():
+            held = predictions if self.classes_ is None else metrics.predicted_class(predictions)
+            targets = np.where(_column(requested, targets), targets, held)
         X_new = np.array(X)
-        reached = self._reached(predictions, targets)
-        block = max(1, _SERIES_BLOCK_TIMESTEPS // window)
-        for first in range(0, len(predictions), block):
-            last = min(first + block, len(predictions))
+        # Block by block, so that a long series holds no more than a few
+        # arrays of its size.
+        n_windows = len(predictions)
+        reached = np.empty(n_windows, bool)
+        # Blocks of SEARCH_BATCH_SIZE windows, the last one ending with the
+        # series (overlapping the one before), so that every block has the
+        # size of a search already compiled.
+        block = min(SEARCH_BATCH_SIZE, n_windows)
+        firsts = list(range(0, n_windows - block + 1, block))
+        if firsts[-1] + block < n_windows:
+            firsts.append(n_windows - block)
+        written = 0  # rows before this one were written by earlier blocks
+        for first in firsts:
+            last = first + block
+            reached[first:last] = self._reached(predictions[first:last], targets[first:last])
             if self.steps == 0 or reached[first:last].all():
+                written = last + window - 1
                 continue
             rows = np.asarray(X_new[first : last + window - 1], np.float32)[None]
             mask = np.ones((*rows.shape[:2], 1), np.float32)
-            if first:
-                mask[:, : window - 1] = 0  # written by the previous block
+            mask[:, : max(0, written - first)] = 0
+            written = last + window - 1
             where = dict(mask=mask, series_window=window)
             reaching = self._reach(rows, targets[first:last], **where)
             moves, _ = optimize_toward(
                 self.model_,
                 reaching,
-                encoded[first:last],
+                self._search_targets(targets[first:last]),
                 scale=self.feature_scale_,
                 prediction_scale=self.prediction_scale_,
                 objective=self._objective("best"),

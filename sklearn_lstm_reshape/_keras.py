@@ -292,6 +292,17 @@ def output_activation(model):
     return name if name in ("softmax", "sigmoid") else None
 
 
+def model_classes(model, n_outputs):
+    """The classes a model with ``n_outputs`` values predicts, or None for a
+    regressor: a softmax over several outputs, or one sigmoid (two classes)."""
+    activation = output_activation(model)
+    if activation == "softmax" and n_outputs > 1:
+        return np.arange(n_outputs)
+    if activation in ("sigmoid", "softmax") and n_outputs == 1:
+        return np.arange(2)
+    return None
+
+
 def input_gradient(model, inputs, objective):
     """The gradient of ``sum(objective(model(inputs)))`` with respect to ``inputs``.
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _keras
 from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper, moved
-from ._optimize import Objective, optimize_toward
+from ._optimize import SEARCH_BATCH_SIZE, Objective, optimize_toward
 from ._predict import FORWARD_BATCH_SIZE
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
@@ -336,6 +336,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
         in_input_space = self.edit == "optimize" and self.space == "input"
         normal = self._batch_normal(len(windows)) if self.edit == "noise" else None
         reached, distance = [], 0.0
+        long_input = len(windows) > SEARCH_BATCH_SIZE
 
         def rewrite(start, stop):
             nonlocal distance
@@ -347,7 +348,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
                 decoded = self._decode(codes)
                 distance += float(np.abs(decoded - batch).sum())
             if in_input_space:
-                moves, batch_reached = self._search(batch, own)
+                moves, batch_reached = self._search(batch, own, long_input=long_input)
                 reached.append(batch_reached)
                 # Moves are added to X's own values: what the search left alone
                 # comes back bit for bit.
@@ -358,7 +359,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
                 decoded = self._decode(codes)
             if self.edit == "optimize":
                 offset = batch - decoded if edits_X else None
-                moves, batch_reached = self._search(codes, own, offset)
+                moves, batch_reached = self._search(codes, own, offset, long_input=long_input)
                 reached.append(batch_reached)
                 new_codes = codes + moves
             else:
@@ -519,8 +520,9 @@ class LatentReshaper(WindowAutoencodingReshaper):
             )
         return edited
 
-    def _search(self, start, predictions, offset=None):
-        """Search from ``start`` (codes, or the windows themselves) toward the target."""
+    def _search(self, start, predictions, offset=None, *, long_input):
+        """Search from ``start`` (codes, or the windows themselves) toward the
+        target; ``long_input``: ``start`` is one part of many."""
         target = self._flat(self._broadcast_request(self.target, predictions, "target"))
         in_latent_space = self.space == "latent"
         moves, reached = optimize_toward(
@@ -534,7 +536,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
             offset=offset,
             steps=self.steps,
             learning_rate=self.learning_rate,
-            batch_size=FORWARD_BATCH_SIZE,
+            full_batches=long_input,
         )
         return moves, reached >= 1
 

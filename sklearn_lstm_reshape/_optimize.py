@@ -27,6 +27,11 @@ CHECK_EVERY = 10
 CONVERGED = 1e-3
 # Log-probabilities below this count as this: log(0) has no gradient.
 _LOG_FLOOR = float(np.log(1e-30))
+# Points searched together by default. A step's working memory (every
+# timestep's activations, kept for the gradient) grows with the batch: at
+# 4096 windows of 24 x 4 it was about 170 MiB, ten times a 1M x 4 float32
+# series; per window, smaller batches search as fast on a CPU.
+SEARCH_BATCH_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,8 @@ def optimize_toward(
     series_window=None,
     steps=100,
     learning_rate=0.1,
-    batch_size=1024,
+    batch_size=SEARCH_BATCH_SIZE,
+    full_batches=False,
 ):
     """Search points near ``start`` whose prediction meets ``target``.
 
@@ -138,6 +144,10 @@ def optimize_toward(
         Adam's learning rate, in units of ``scale``.
     batch_size : int
         Points searched together.
+    full_batches : bool
+        Pad even a search of fewer points to ``batch_size``, for a caller
+        that searches a long input in parts (the search compiled for its
+        first part serves every other).
 
     Returns
     -------
@@ -155,36 +165,58 @@ def optimize_toward(
         prediction_scale = np.ones(target.shape[1], np.float32)
     n_points = len(start)
     if series_window is not None:
-        batch_size = n_points  # one series is one point
+        batch_size, full_batches = n_points, False  # one series is one point
     if mask is not None:
         mask = np.broadcast_to(mask, start.shape)
     moves = np.empty(start.shape, dtype=np.float32)
     reached = np.zeros(n_points)
     inputs = {"offset": offset, "origin": origin, "anchor": anchor, "mask": mask}
     inputs = {name: value for name, value in inputs.items() if value is not None}
-    for begin in range(0, n_points, batch_size):
-        chunk = slice(begin, min(begin + batch_size, n_points))
-        given = {
-            name: np.ascontiguousarray(value[chunk], dtype=np.float32)
-            for name, value in inputs.items()
-        }
-        windows = target if series_window is not None else target[chunk]
-        shape = (chunk.stop - begin, *start.shape[1:])
+    # Every batch has the same number of points, the last one padded with
+    # points that take no part: each new shape would compile (a second or
+    # more, and memory many times a long series' bytes) and keep another
+    # search. A small search is padded to a power of two only.
+    size = batch_size if full_batches else min(batch_size, 1 << (n_points - 1).bit_length())
+    for begin in range(0, n_points, size):
+        chunk = slice(begin, min(begin + size, n_points))
+        n_real = chunk.stop - begin
+
+        def batch(values):
+            return _padded(np.ascontiguousarray(values[chunk], dtype=np.float32), size)
+
+        given = {name: batch(value) for name, value in inputs.items()}
+        windows = target if series_window is not None else batch(target)
         search = _search_model(
-            predictor, decoder, shape, windows.shape, objective, tuple(given), series_window
+            predictor,
+            decoder,
+            (size, *start.shape[1:]),
+            windows.shape,
+            objective,
+            tuple(given),
+            series_window,
         )
         with _keras.model_lock(search):
-            moves[chunk], reached[chunk] = search.run(
-                np.ascontiguousarray(start[chunk], dtype=np.float32),
+            found, fraction = search.run(
+                batch(start),
                 windows,
                 given,
+                n_real=n_real,
                 scale=scale,
                 prediction_scale=np.asarray(prediction_scale, np.float32),
                 objective=objective,
                 steps=steps,
                 learning_rate=learning_rate,
             )
+        moves[chunk], reached[chunk] = found[:n_real], fraction[:n_real]
     return moves, reached
+
+
+def _padded(values, size):
+    """``values`` with zeros appended along the first axis up to ``size``."""
+    if len(values) == size:
+        return values
+    padding = np.zeros((size - len(values), *values.shape[1:]), values.dtype)
+    return np.concatenate([values, padding])
 
 
 def _search_model(predictor, decoder, shape, target_shape, objective, inputs, series_window):
@@ -324,7 +356,8 @@ def _search_class():
             self.found.assign(self.found + keep * (self.step - self.found))
             if self.kind.keep == "first":  # a point that has reached takes no further part
                 self.active.assign(self.active * (1.0 - complete))
-            return ops.stop_gradient(self.active) * loss
+            # where, not a product: a padding point's loss may be anything.
+            return ops.where(ops.stop_gradient(self.active) > 0, loss, 0.0)
 
         def _miss(self, output):
             """Per window: the loss of its miss, and whether it is reached (0 or 1)."""
@@ -357,8 +390,19 @@ def _search_class():
             return ops.mean(y_pred)
 
         def run(
-            self, start, target, given, *, scale, prediction_scale, objective, steps, learning_rate
+            self,
+            start,
+            target,
+            given,
+            *,
+            n_real,
+            scale,
+            prediction_scale,
+            objective,
+            steps,
+            learning_rate,
         ):
+            """Search from ``start``; points from ``n_real`` on are padding and stay put."""
             for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
                 variable.assign(value)
             self.optimizer.learning_rate = learning_rate
@@ -377,7 +421,7 @@ def _search_class():
                 variable.assign(given[name])
             self.best_fraction.assign(np.full(self.n_points, -1, np.float32))
             self.lowest.assign(np.full(self.n_points, np.inf, np.float32))
-            self.active.assign(np.ones(self.n_points, np.float32))
+            self.active.assign((np.arange(self.n_points) < n_real).astype(np.float32))
             done, losses = 0, []
             while done < steps:
                 now = min(CHECK_EVERY, steps - done)

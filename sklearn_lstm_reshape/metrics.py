@@ -1,16 +1,27 @@
-"""Figures that say how good a counterfactual is, computable by any user.
+"""Figures that say how good a counterfactual or a generated set is,
+computable by any user.
 
-Every function takes plain arrays: the original inputs ``X``, the
-counterfactuals ``X_cf`` (both ``(n_samples, timesteps, n_features)``, or
-``(n_samples, n_values)``), and the model's outputs on them. They are the
-figures of the counterfactual literature for time series (validity,
-proximity, sparsity, and plausibility as the local-outlier-factor outlier rate
-of the Glacier protocol), and they are what
-:meth:`~sklearn_lstm_reshape.CounterfactualReshaper.report` returns.
+Every function takes plain arrays: windows or sequences of shape
+``(n_samples, timesteps, n_features)`` (or ``(n_samples, n_values)``), and the
+model's outputs on them.
+
+- Counterfactuals (the original inputs ``X`` and the counterfactuals
+  ``X_cf``): the figures of the counterfactual literature for time series
+  (validity, proximity, sparsity, and plausibility as the
+  local-outlier-factor outlier rate of the Glacier protocol), as
+  :meth:`~sklearn_lstm_reshape.CounterfactualReshaper.report` returns them.
+- Generated windows (``real`` and ``generated``): TimeGAN's discriminative
+  and predictive scores, a stricter discriminative score by gradient
+  boosting, diversity, and the gap between the model's prediction and the
+  requested condition.
 """
 
 import numpy as np
+from scipy.spatial.distance import pdist
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
+from sklearn.utils import check_random_state
 
 # Neighbours of the local outlier factor, as in scikit-learn's default.
 LOF_NEIGHBORS = 20
@@ -255,6 +266,195 @@ def nearest_reference_distance(X_cf, X_reference, *, target=None, reference_clas
     return float(np.mean(_per_reference(X_cf, X_reference, target, reference_classes, nearest)))
 
 
+# -- generated windows ---------------------------------------------------------
+
+
+def discriminative_score(
+    real, generated, *, classifier="gru", test_size=0.2, iterations=2000, random_state=None
+):
+    """How well a classifier tells generated windows from real ones: ``|accuracy - 0.5|``.
+
+    A classifier is trained on ``1 - test_size`` of each set to tell them
+    apart, and its accuracy is measured on the rest. 0 means it does no
+    better than a coin (the generated windows pass for real); 0.5 means it
+    never errs.
+
+    Parameters
+    ----------
+    real, generated : array-like of shape (n_samples, timesteps, n_features)
+        Windows (or sequences); a 2-D array is one feature per timestep.
+    classifier : {"gru", "boosting"}, default="gru"
+        ``"gru"``: TimeGAN's post-hoc classifier (Yoon et al. 2019), a
+        one-layer Keras GRU with ``max(1, n_features // 2)`` units and a
+        logistic output on its last state, trained by Adam on batches of 128
+        for ``iterations`` steps, on values min-max scaled by the real
+        windows' range per feature. ``"boosting"``: scikit-learn's
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on the
+        flattened windows, which also sees the joint distribution of the
+        values, and is usually stricter.
+    test_size : float, default=0.2
+        Share of each set held out to measure the accuracy.
+    iterations : int, default=2000
+        Training steps of the GRU (TimeGAN's 2000); ignored by boosting.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split and the classifier.
+
+    Returns
+    -------
+    score : float in [0, 0.5]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lstm_reshape.metrics import discriminative_score
+    >>> rng = np.random.RandomState(0)
+    >>> real = rng.normal(size=(200, 8, 2))
+    >>> discriminative_score(real, real + 3, classifier="boosting", random_state=0)
+    0.5
+    """
+    real, generated = _panel(real), _panel(generated)
+    _check_like(real, generated)
+    rng = check_random_state(random_state)
+    windows = np.concatenate([real, generated])
+    labels = np.r_[np.ones(len(real)), np.zeros(len(generated))]
+    train, test, y_train, y_test = train_test_split(
+        windows, labels, test_size=test_size, stratify=labels, random_state=rng
+    )
+    if classifier == "boosting":
+        model = HistGradientBoostingClassifier(random_state=rng.randint(2**31 - 1))
+        model.fit(train.reshape(len(train), -1), y_train)
+        accuracy = model.score(test.reshape(len(test), -1), y_test)
+    elif classifier == "gru":
+        low, high = _range(real)
+        train, test = (train - low) / high, (test - low) / high
+        model = _post_hoc_gru(real.shape[1:], 1, "sigmoid", rng)
+        _fit_steps(model, train, y_train, "binary_crossentropy", iterations, rng)
+        says_real = _keras_predict(model, test)[:, 0] > 0.5
+        accuracy = float(np.mean(says_real == (y_test > 0.5)))
+    else:
+        raise ValueError(f"classifier must be 'gru' or 'boosting'; got {classifier!r}.")
+    return float(abs(accuracy - 0.5))
+
+
+def predictive_score(real, generated, *, iterations=5000, random_state=None):
+    """TimeGAN's predictive score: train on generated, test on real (lower is better).
+
+    As Yoon et al. (2019) define it: a one-layer Keras GRU with
+    ``max(1, n_features // 2)`` units is trained on the generated windows to
+    predict, at every timestep, the next value of the last feature from the
+    other features up to then; its mean absolute error is then measured on
+    the real windows. Values are min-max scaled by the real windows' range per
+    feature, so the score is in units of that range. With one feature the
+    GRU predicts it from its own past values. Generated windows that keep the
+    real ones' temporal dynamics give an error close to that of a GRU trained
+    on real data.
+
+    Parameters
+    ----------
+    real, generated : array-like of shape (n_samples, timesteps, n_features)
+    iterations : int, default=5000
+        Training steps (batches of 128), TimeGAN's 5000.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    score : float
+        Mean absolute error on the real windows.
+    """
+    real, generated = _panel(real), _panel(generated)
+    _check_like(real, generated)
+    rng = check_random_state(random_state)
+    low, high = _range(real)
+    real, generated = (real - low) / high, (generated - low) / high
+    inputs = slice(None, -1) if real.shape[2] > 1 else slice(None)
+
+    def split(windows):
+        return windows[:, :-1, inputs], windows[:, 1:, -1:]
+
+    X_generated, y_generated = split(generated)
+    model = _post_hoc_gru(X_generated.shape[1:], 1, "sigmoid", rng, sequences=True)
+    _fit_steps(model, X_generated, y_generated, "mean_absolute_error", iterations, rng)
+    X_real, y_real = split(real)
+    return float(np.mean(np.abs(_keras_predict(model, X_real) - y_real)))
+
+
+def diversity(real, generated, *, max_samples=1000, random_state=None):
+    """Mean pairwise distance of generated windows ÷ that of real ones.
+
+    Distances are Euclidean over the whole window, each feature in units of
+    its standard deviation in ``real``. 1 means the generated set is as
+    varied as the real one; a generator that collapses to a few windows
+    scores near 0.
+
+    Parameters
+    ----------
+    real, generated : array-like of shape (n_samples, timesteps, n_features)
+    max_samples : int, default=1000
+        Each set is subsampled to at most this many windows (pairs grow with
+        the square).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the subsampling.
+
+    Returns
+    -------
+    ratio : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lstm_reshape.metrics import diversity
+    >>> rng = np.random.RandomState(0)
+    >>> real = rng.normal(size=(300, 8, 2))
+    >>> round(diversity(real, 0.5 * rng.normal(size=(300, 8, 2)), random_state=0), 1)
+    0.5
+    """
+    real, generated = _panel(real), _panel(generated)
+    _check_like(real, generated)
+    rng = check_random_state(random_state)
+    std = real.reshape(-1, real.shape[2]).std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+
+    def spread(windows):
+        if len(windows) > max_samples:
+            windows = windows[rng.choice(len(windows), max_samples, replace=False)]
+        return np.mean(pdist((windows / std).reshape(len(windows), -1)))
+
+    real_spread = spread(real)
+    if real_spread == 0:
+        raise ValueError("The real windows are all identical; diversity needs varied real data.")
+    return float(spread(generated) / real_spread)
+
+
+def condition_gap(predictions, requested, *, scale=1.0):
+    """Mean ``|prediction - requested| / scale``, per output and overall.
+
+    The miss of the model's prediction on generated windows from the
+    condition they were generated under, in units of ``scale`` (for
+    example the standard deviation of the model's predictions on real data).
+
+    Parameters
+    ----------
+    predictions, requested : array-like of shape (n_samples, ...)
+    scale : float or array-like broadcastable to one prediction, default=1.0
+
+    Returns
+    -------
+    gap : float
+        The mean over samples and outputs.
+    gap_by_output : ndarray of one prediction's shape
+        The mean over samples, per output.
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape.metrics import condition_gap
+    >>> condition_gap([[1.0, 2.0], [3.0, 4.0]], [[1.0, 1.0], [3.0, 3.0]], scale=2.0)
+    (0.25, array([0. , 0.5]))
+    """
+    gaps = np.abs(np.asarray(predictions, float) - np.asarray(requested, float))
+    by_output = np.mean(gaps / np.asarray(scale, float), axis=0)
+    return float(by_output.mean()), by_output
+
+
 # -- helpers -------------------------------------------------------------------
 
 
@@ -307,3 +507,54 @@ def _per_reference(X_cf, X_reference, target, reference_classes, measure):
             )
         values[mine] = measure(X_cf[mine], reference)
     return values
+
+
+def _check_like(real, generated):
+    if real.shape[1:] != generated.shape[1:]:
+        raise ValueError(
+            f"real windows have shape {real.shape[1:]} and generated ones "
+            f"{generated.shape[1:]}; pass windows of the same length and features."
+        )
+    if len(real) < 2 or len(generated) < 2:
+        raise ValueError(
+            f"Need at least 2 real and 2 generated windows; got {len(real)} and {len(generated)}."
+        )
+
+
+def _range(real):
+    """The per-feature minimum and width of the real windows (a width of 0 counts as 1)."""
+    rows = real.reshape(-1, real.shape[2])
+    low, width = rows.min(axis=0), np.ptp(rows, axis=0)
+    return low, np.where(width > 0, width, 1.0)
+
+
+def _post_hoc_gru(input_shape, n_outputs, activation, rng, sequences=False):
+    """TimeGAN's post-hoc network: a GRU of half the features' units and a dense output."""
+    from . import _keras
+
+    keras = _keras.import_keras()
+    with _keras.seeded(int(rng.randint(2**31 - 1))):
+        inputs = keras.Input(input_shape)
+        hidden = keras.layers.GRU(max(1, input_shape[-1] // 2), return_sequences=sequences)(inputs)
+        outputs = keras.layers.Dense(n_outputs, activation=activation)(hidden)
+        return keras.Model(inputs, outputs)
+
+
+def _fit_steps(model, inputs, targets, loss, iterations, rng, batch_size=128):
+    """Train ``model`` by Adam for about ``iterations`` steps on shuffled batches
+    (TimeGAN draws each batch at random: the same in expectation)."""
+    from . import _keras
+
+    keras = _keras.import_keras()
+    inputs, targets = np.asarray(inputs, np.float32), np.asarray(targets, np.float32)
+    batch = min(batch_size, len(inputs))
+    epochs = max(1, round(iterations / -(-len(inputs) // batch)))
+    model.compile(optimizer=keras.optimizers.Adam(), loss=loss)
+    with _keras.seeded(int(rng.randint(2**31 - 1))):
+        model.fit(inputs, targets, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)
+
+
+def _keras_predict(model, inputs):
+    from . import _predict
+
+    return _predict.predict_windows(model, np.asarray(inputs, np.float32), batch_size=4096)

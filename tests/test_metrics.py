@@ -1,0 +1,85 @@
+"""The figures for generated windows in ``metrics``: each tells a faithful
+set from an unfaithful one, and refuses what it cannot measure."""
+
+import numpy as np
+import pytest
+
+from sklearn_lstm_reshape.metrics import (
+    condition_gap,
+    discriminative_score,
+    diversity,
+    predictive_score,
+)
+
+
+def _coupled(n_samples, seed, lag_weight=1.0):
+    """Windows whose last feature follows the first with a lag of one step."""
+    rng = np.random.RandomState(seed)
+    driver = np.cumsum(rng.normal(size=(n_samples, 13)), axis=1) * 0.3
+    follower = lag_weight * driver[:, :-1] + 0.05 * rng.normal(size=(n_samples, 12))
+    return np.stack([driver[:, 1:], follower], axis=2)  # (n, 12, 2)
+
+
+def test_boosting_tells_shifted_windows_apart_and_not_a_fresh_draw():
+    real, fresh = _coupled(300, 0), _coupled(300, 1)
+    assert discriminative_score(real, fresh, classifier="boosting", random_state=0) < 0.15
+    assert discriminative_score(real, fresh + 2.0, classifier="boosting", random_state=0) > 0.4
+
+
+def test_the_gru_tells_shifted_windows_apart_and_not_a_fresh_draw():
+    real, fresh = _coupled(300, 0), _coupled(300, 1)
+    same = discriminative_score(real, fresh, iterations=300, random_state=0)
+    shifted = discriminative_score(real, fresh + 2.0, iterations=300, random_state=0)
+    assert same < 0.15
+    assert shifted > 0.3
+
+
+def test_the_discriminative_score_is_seeded():
+    real, fresh = _coupled(200, 0), _coupled(200, 1) + 0.3
+    first = discriminative_score(real, fresh, iterations=100, random_state=3)
+    assert discriminative_score(real, fresh, iterations=100, random_state=3) == first
+
+
+def test_the_predictive_score_rewards_windows_that_keep_the_dynamics():
+    real, fresh = _coupled(300, 0), _coupled(300, 1)
+    broken = _coupled(300, 1, lag_weight=-1.0)  # the follower now moves against the driver
+    faithful = predictive_score(real, fresh, iterations=2000, random_state=0)
+    unfaithful = predictive_score(real, broken, iterations=2000, random_state=0)
+    assert faithful < 0.2 * unfaithful
+
+
+def test_the_predictive_score_takes_one_feature():
+    rng = np.random.RandomState(0)
+    real = np.cumsum(rng.normal(size=(100, 10)), axis=1)  # 2-D: one feature
+    assert np.isfinite(predictive_score(real, real, iterations=50, random_state=0))
+
+
+def test_diversity_is_one_for_the_same_spread_and_zero_for_a_collapse():
+    real, fresh = _coupled(400, 0), _coupled(400, 1)
+    assert diversity(real, fresh, random_state=0) == pytest.approx(1.0, abs=0.1)
+    collapsed = np.repeat(fresh[:1], 400, axis=0)
+    assert diversity(real, collapsed, random_state=0) == 0.0
+
+
+def test_diversity_refuses_identical_real_windows():
+    same = np.ones((10, 4, 2))
+    with pytest.raises(ValueError, match="real windows are all identical"):
+        diversity(same, _coupled(10, 0)[:, :4])
+
+
+def test_the_condition_gap_is_per_output_in_units_of_scale():
+    gap, by_output = condition_gap([[1.0, 2.0], [3.0, 6.0]], [[1.0, 1.0], [3.0, 3.0]], scale=2.0)
+    assert gap == pytest.approx(0.5)
+    np.testing.assert_allclose(by_output, [0.0, 1.0])
+
+
+def test_windows_of_different_shapes_are_refused():
+    with pytest.raises(ValueError, match=r"real windows have shape \(12, 2\) and generated ones"):
+        discriminative_score(_coupled(20, 0), _coupled(20, 1)[:, :6])
+    with pytest.raises(ValueError, match="at least 2 real and 2 generated windows"):
+        diversity(_coupled(20, 0), _coupled(1, 1))
+
+
+def test_an_unknown_classifier_is_refused():
+    with pytest.raises(ValueError, match="classifier must be 'gru' or 'boosting'; got 'svm'"):
+        discriminative_score(_coupled(20, 0), _coupled(20, 1), classifier="svm")

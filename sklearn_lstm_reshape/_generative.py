@@ -1,13 +1,19 @@
 """GenerativeReshaper: regenerate X with a conditional VAE conditioned on the
 LSTM's predictions."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
+from . import _keras, metrics
 from ._base import DEPRECATED, WindowAutoencodingReshaper, moved
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
+
+# Training predictions kept for sample() to draw conditions from.
+MAX_TRAINING_CONDITIONS = 10_000
 
 
 @fill_doc
@@ -72,9 +78,12 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         regeneration). ``"auto"`` regenerates for ``condition="prediction"``
         (where an edit would change nothing) and edits otherwise.
 
-    sample : bool, default=False
+    stochastic : bool, default=False
         If False, decode the mean code (deterministic). If True, draw the code
         from the encoder's distribution, seeded by ``random_state``.
+
+        .. versionchanged:: 0.2
+           Was ``sample``, a name now taken by the :meth:`sample` method.
 
     {{predict_batch_size}}
 
@@ -90,7 +99,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     {{verbose}}
 
-    {{random_state draws=" and, with ``sample=True``, the drawn codes"}}
+    {{random_state draws=" and, with ``stochastic=True``, the drawn codes"}}
 
     Attributes
     ----------
@@ -106,6 +115,14 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     condition_shape_ : tuple of int
         Shape of the model's prediction for one window.
+
+    classes_ : ndarray of int or None
+        The classes, when the model is a classifier (its last layer applies
+        a softmax, or one sigmoid); None for a regressor or forecaster.
+
+    training_conditions_ : ndarray of shape (n_kept, *condition_shape_)
+        The model's predictions on the training windows (a random
+        10,000 of them at most), from which :meth:`sample` draws conditions.
 
     {{n_features_in_}}
 
@@ -159,14 +176,14 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         "condition_weight": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
         "mode": [StrOptions({"auto", "edit", "regenerate"})],
-        "sample": ["boolean"],
+        "stochastic": ["boolean"],
         "residual": [StrOptions({"auto"}), "boolean", Hidden(StrOptions({DEPRECATED}))],
     }
 
     _transform_params = (
         *WindowAutoencodingReshaper._transform_params,
         "condition",
-        "sample",
+        "stochastic",
     )
 
     def __init__(
@@ -183,7 +200,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         condition="prediction",
         overlap="mean",
         mode="auto",
-        sample=False,
+        stochastic=False,
         predict_batch_size=4096,
         fold=DEPRECATED,
         residual=DEPRECATED,
@@ -201,12 +218,92 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         self.condition = condition
         self.overlap = overlap
         self.mode = mode
-        self.sample = sample
+        self.stochastic = stochastic
         self.predict_batch_size = predict_batch_size
         self.fold = fold
         self.residual = residual
         self.verbose = verbose
         self.random_state = random_state
+
+    # -- drawing new windows ---------------------------------------------------------
+
+    def sample(self, n_samples=1, *, condition=None, random_state=None):
+        """Draw new windows from the CVAE under a condition; no X needed.
+
+        Codes are drawn from the CVAE's prior (a standard normal) and decoded
+        under the condition: "windows the LSTM would predict c for".
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of windows (sequences, for a model fitted on a panel) to draw.
+        condition : None, int, float, array-like or callable, default=None
+            What the model should predict for each window.
+
+            - None: conditions drawn at random from the model's predictions on
+              the training data (``training_conditions_``), so that the
+              windows follow the data's own mix.
+            - For a classifier (``classes_`` is set): a class index, or one per
+              window. The conditions are drawn from the training predictions
+              of that class.
+            - A number or an array broadcastable to ``(n_samples,
+              *condition_shape_)``: those predictions.
+            - A callable ``condition(predictions) -> conditions``: applied to
+              conditions drawn as for None (``lambda p: p + 1``: windows whose
+              prediction is one unit above a typical one).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the codes and the drawn conditions.
+
+        Returns
+        -------
+        windows : ndarray of shape (n_samples, window, n_features), float32
+            For a model fitted on a panel, sequences of the panel's length.
+        conditions : ndarray of shape (n_samples, *condition_shape_), float32
+            The condition each window was decoded under (as
+            ``GaussianMixture.sample`` returns each draw's component), so that
+            the model's predictions on the windows can be compared with it.
+        """
+        check_is_fitted(self)
+        self._check_unchanged_since_fit()
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        conditions = self._sample_conditions(condition, n_samples, rng)
+        codes = rng.standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+        conditions = np.asarray(conditions, dtype=np.float32)
+        return self._decoded_windows(codes, conditions), conditions
+
+    def _sample_conditions(self, condition, n_samples, rng):
+        """The condition of each drawn window, shaped ``(n_samples, *condition_shape_)``."""
+        known = self.training_conditions_
+        if condition is None or callable(condition):
+            drawn = known[rng.randint(len(known), size=n_samples)]
+            if condition is None:
+                return drawn
+            return self._broadcast_request(condition, drawn, "condition")
+        if self.classes_ is not None and _is_class(condition):
+            wanted = np.broadcast_to(np.asarray(condition), (n_samples,))
+            predicted = metrics.predicted_class(known.reshape(len(known), -1))
+            drawn = np.empty((n_samples, *known.shape[1:]), np.float32)
+            for label in np.unique(wanted):
+                if label not in self.classes_:
+                    raise ValueError(
+                        f"condition names class {label}, but the model predicts classes "
+                        f"{self.classes_.tolist()}; pass one of them."
+                    )
+                pool = known[predicted == label]
+                if not len(pool):
+                    raise ValueError(
+                        f"The model predicts class {label} for none of the training "
+                        f"windows, so there is no condition of that class to draw; fit on "
+                        f"data that holds that class, or pass the condition itself (the "
+                        f"class probabilities) as an array."
+                    )
+                mine = wanted == label
+                drawn[mine] = pool[rng.randint(len(pool), size=int(mine.sum()))]
+            return drawn
+        template = np.empty((n_samples, *self.condition_shape_), np.float32)
+        return self._broadcast_request(condition, template, "condition")
 
     # -- the strategy's hooks ----------------------------------------------------
 
@@ -214,6 +311,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         from .models import train_cvae
 
         self.condition_shape_ = tuple(predictions.shape[1:])
+        self.classes_ = _keras.model_classes(self.model_, int(np.prod(self.condition_shape_)))
         self.encoder_, self.decoder_ = train_cvae(
             self._windows(X),
             predictions.reshape(len(predictions), -1),
@@ -227,6 +325,11 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             random_state=self.random_state,
             verbose=self.verbose,
         )
+        kept = np.arange(len(predictions))
+        if len(kept) > MAX_TRAINING_CONDITIONS:
+            rng = check_random_state(self.random_state)
+            kept = np.sort(rng.choice(len(kept), MAX_TRAINING_CONDITIONS, replace=False))
+        self.training_conditions_ = np.array(predictions[kept])
 
     def _edit(self, X, predictions, details):
         requested = self._requested(predictions)
@@ -235,7 +338,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         # away from, and the reconstruction the report measures.
         needs_decoded = edits or details is not None
         windows = self._windows(X)
-        normal = self._batch_normal(len(windows)) if self.sample else None
+        normal = self._batch_normal(len(windows)) if self.stochastic else None
 
         def rewrite(start, stop):
             own = predictions[start:stop]
@@ -299,3 +402,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         return self._predict_windows(
             self.decoder_, code, np.ascontiguousarray(conditions).reshape(len(conditions), -1)
         )
+
+
+def _is_class(condition):
+    """Whether ``condition`` reads as class indices: ints, one or one per window."""
+    values = np.asarray(condition)
+    return values.ndim <= 1 and np.issubdtype(values.dtype, np.integer)

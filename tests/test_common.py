@@ -115,7 +115,7 @@ ESTIMATORS = [
     # (an edit) and under its own predictions (a regeneration).
     GenerativeReshaper(window=CHECK_WINDOW, **GENERATIVE),
     GenerativeReshaper(LSTM, condition=one_sd_warmer, **GENERATIVE),
-    GenerativeReshaper(LSTM, mode="regenerate", overlap="last", sample=True, **GENERATIVE),
+    GenerativeReshaper(LSTM, mode="regenerate", overlap="last", stochastic=True, **GENERATIVE),
     # LatentReshaper: no model, then each family of edits (a callable on the panel).
     LatentReshaper(window=CHECK_WINDOW, **GENERATIVE),
     LatentReshaper(LSTM, edit="shift", mode="edit", **GENERATIVE),

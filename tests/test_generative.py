@@ -91,7 +91,7 @@ def test_a_callable_condition_may_edit_its_argument_in_place(fitted, series):
 def test_sample_is_seeded_and_the_mean_is_deterministic(fitted, series):
     X = series.X[300:]
     np.testing.assert_array_equal(fitted.transform(X), fitted.transform(X))
-    sampled = clone(fitted).set_params(sample=True).fit(series.X_clean[:300])
+    sampled = clone(fitted).set_params(stochastic=True).fit(series.X_clean[:300])
     np.testing.assert_array_equal(sampled.transform(X), sampled.transform(X))
     assert not np.array_equal(sampled.transform(X), fitted.transform(X))
 
@@ -245,3 +245,109 @@ def test_a_model_that_cannot_be_copied_needs_condition_weight_zero(series):
     with pytest.raises(ValueError, match="or pass condition_weight=0 to train without"):
         gen.fit(X)
     assert gen.set_params(condition_weight=0.0).fit(X).transform(X).shape == X.shape
+
+
+# -- sample(): new windows, no X --------------------------------------------------
+
+
+def test_sample_draws_windows_of_the_training_shape_seeded(fitted):
+    windows, conditions = fitted.sample(50, random_state=0)
+    assert windows.shape == (50, WINDOW, N_FEATURES) and windows.dtype == np.float32
+    assert conditions.shape == (50, N_FEATURES) and conditions.dtype == np.float32
+    again, same_conditions = fitted.sample(50, random_state=0)
+    np.testing.assert_array_equal(again, windows)
+    np.testing.assert_array_equal(same_conditions, conditions)
+    assert not np.array_equal(fitted.sample(50, random_state=1)[0], windows)
+    assert fitted.sample()[0].shape == (1, WINDOW, N_FEATURES)
+
+
+def test_sample_follows_the_requested_condition(fitted):
+    from sklearn_lstm_reshape._predict import predict_windows
+
+    typical = fitted.training_conditions_
+    spread = typical.std(axis=0)
+
+    def predicted(windows):
+        return predict_windows(fitted.model_, windows, batch_size=256)
+
+    own = predicted(fitted.sample(300, random_state=0)[0]).mean(axis=0)
+    windows, conditions = fitted.sample(300, condition=lambda p: p + spread, random_state=0)
+    assert np.all(predicted(windows).mean(axis=0) > own)
+    np.testing.assert_allclose(conditions, fitted.sample(300, random_state=0)[1] + spread, rtol=1e-6)
+    lower = fitted.sample(300, condition=typical.mean(axis=0) - spread, random_state=0)[0]
+    assert np.all(predicted(lower).mean(axis=0) < own)
+
+
+def test_sample_draws_its_conditions_from_the_training_predictions(fitted):
+    rng = np.random.RandomState(0)
+    drawn = fitted._sample_conditions(None, 40, rng)
+    known = {tuple(row) for row in fitted.training_conditions_}
+    assert all(tuple(row) in known for row in drawn)
+    assert fitted.classes_ is None  # a forecaster: an int is a number, not a class
+    np.testing.assert_array_equal(fitted._sample_conditions(2, 3, rng), np.full((3, N_FEATURES), 2))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_samples=0), "n_samples must be a positive int; got 0"),
+        (dict(n_samples=True), "n_samples must be a positive int; got True"),
+        (dict(condition=np.zeros(N_FEATURES + 1)), r"condition gives shape \(4,\), which does not"),
+    ],
+)
+def test_sample_refuses_bad_arguments(fitted, kwargs, message):
+    kwargs = {"n_samples": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        fitted.sample(**kwargs)
+
+
+def test_sample_needs_a_fitted_reshaper():
+    with pytest.raises(NotFittedError):
+        GenerativeReshaper().sample(3)
+
+
+@pytest.fixture(scope="module")
+def fitted_on_classes(series):
+    """A CVAE conditioned on the class probabilities of a classifier of bumps."""
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    X = rng.normal(scale=0.3, size=(200, 12, 2)).astype(np.float32)
+    X[labels == 1, 4:8, 0] += 1.5
+    keras.utils.set_random_seed(0)
+    classifier = keras.Sequential(
+        [keras.Input((12, 2)), keras.layers.LSTM(8), keras.layers.Dense(2, activation="softmax")]
+    )
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.fit(X, labels, epochs=30, batch_size=16, verbose=0)
+    return GenerativeReshaper(classifier, latent_dim=4, units=16, epochs=20, random_state=0).fit(X)
+
+
+def test_sample_takes_a_class_for_a_classifier(fitted_on_classes):
+    from sklearn_lstm_reshape.metrics import predicted_class
+
+    reshaper = fitted_on_classes
+    np.testing.assert_array_equal(reshaper.classes_, [0, 1])
+    rng = np.random.RandomState(0)
+    for label in (0, 1):
+        conditions = reshaper._sample_conditions(label, 30, rng)
+        assert np.all(predicted_class(conditions) == label)
+    per_window = reshaper._sample_conditions(np.array([0, 1, 1]), 3, rng)
+    np.testing.assert_array_equal(predicted_class(per_window), [0, 1, 1])
+    windows, conditions = reshaper.sample(5, condition=1, random_state=0)
+    assert windows.shape == (5, 12, 2)
+    assert np.all(predicted_class(conditions) == 1)
+    with pytest.raises(ValueError, match=r"condition names class 2, but the model predicts"):
+        reshaper.sample(2, condition=2)
+
+
+def test_sample_says_when_no_training_window_has_the_class(fitted_on_classes):
+    from sklearn_lstm_reshape.metrics import predicted_class
+
+    reshaper = pickle.loads(pickle.dumps(fitted_on_classes))
+    conditions = reshaper.training_conditions_
+    reshaper.training_conditions_ = conditions[predicted_class(conditions) == 0]
+    with pytest.raises(ValueError, match="predicts class 1 for none of the training windows"):
+        reshaper.sample(2, condition=1)

@@ -123,7 +123,7 @@ AFTER_FIT = {
         "fold": ("last", True),
         "mode": ("regenerate", True),
         "residual": (False, True),
-        "sample": (True, True),
+        "stochastic": (True, True),
         "predict_batch_size": (64, True),
         "verbose": (0, True),
         "random_state": (1, True),  # the draws of transform only
@@ -361,7 +361,7 @@ def test_the_scale_warning_names_dataframe_columns(series, forecaster):
     [
         ThresholdReshaper(),
         GenerativeReshaper(condition=0.5, **CODED),
-        GenerativeReshaper(mode="regenerate", sample=True, **CODED),
+        GenerativeReshaper(mode="regenerate", stochastic=True, **CODED),
         LatentReshaper(edit="shift", mode="edit", **CODED),
     ],
     ids=lambda reshaper: type(reshaper).__name__,
@@ -391,7 +391,7 @@ def test_transforming_a_long_series_holds_a_few_times_X(reshaper, forecaster):
     "reshaper",
     [
         GenerativeReshaper(condition=0.5, **CODED),
-        GenerativeReshaper(mode="regenerate", sample=True, **CODED),
+        GenerativeReshaper(mode="regenerate", stochastic=True, **CODED),
         LatentReshaper(edit="noise", **CODED),
         LatentReshaper(edit="shift", mode="edit", overlap="last", **CODED),
     ],

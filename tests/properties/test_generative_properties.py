@@ -2,7 +2,7 @@
 
 Training a CVAE costs seconds, so the reshapers are fitted once per module,
 on fixed data, and only the data they transform is drawn. ``condition``,
-``overlap`` and ``sample`` (and ``random_state``, for the drawn codes) are read
+``overlap`` and ``stochastic`` (and ``random_state``, for the drawn codes) are read
 only in ``transform``, so their variants are copies of a fitted reshaper
 (made once, by a pickle round trip) with other parameters, not refits. The
 data drawn always has the fitted window length (2-D series) or sequence
@@ -80,9 +80,9 @@ def variants(cases):
     for name, case in cases.items():
         for fold in FOLDS:
             made[name, f"fold={fold}"] = case.variant(overlap=fold)
-            made[name, f"fold={fold} sample"] = case.variant(overlap=fold, sample=True)
-        made[name, "sample copy"] = case.variant(sample=True)
-        made[name, "sample random_state=1"] = case.variant(sample=True, random_state=1)
+            made[name, f"fold={fold} sample"] = case.variant(overlap=fold, stochastic=True)
+        made[name, "sample copy"] = case.variant(stochastic=True)
+        made[name, "sample random_state=1"] = case.variant(stochastic=True, random_state=1)
         made[name, "condition=identity"] = case.variant(condition=lambda p: p)
         made[name, "condition=number"] = case.variant()
         made[name, "condition=array"] = case.variant()
@@ -222,7 +222,7 @@ def test_prediction_condition_is_the_identity_callable(cases, variants, data):
     sample = data.draw(st.booleans(), label="sample")
     by_name = variants[case_name, f"fold={fold}" + (" sample" if sample else "")]
     by_callable = variants[case_name, "condition=identity"].set_params(
-        overlap=fold, sample=sample, mode="regenerate"
+        overlap=fold, stochastic=sample, mode="regenerate"
     )
 
     assert_bits_equal(by_callable.transform(X), by_name.transform(X))
@@ -236,7 +236,7 @@ def test_editing_X_under_the_actual_condition_gives_X(cases, variants, data):
     fold = data.draw(st.sampled_from(FOLDS), label="fold")
     sample = data.draw(st.booleans(), label="sample")
     identity = variants[case_name, "condition=identity"].set_params(
-        overlap=fold, sample=sample, mode="edit"
+        overlap=fold, stochastic=sample, mode="edit"
     )
 
     np.testing.assert_array_equal(identity.transform(X), X)

@@ -120,7 +120,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         The classes, when the model is a classifier (its last layer applies
         a softmax, or one sigmoid); None for a regressor or forecaster.
 
-    training_conditions_ : ndarray of shape (n_kept, *condition_shape_)
+    training_conditions_ : ndarray of shape ``(n_kept, *condition_shape_)``
         The model's predictions on the training windows (a random
         10,000 of them at most), from which :meth:`sample` draws conditions.
 
@@ -258,7 +258,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         -------
         windows : ndarray of shape (n_samples, window, n_features), float32
             For a model fitted on a panel, sequences of the panel's length.
-        conditions : ndarray of shape (n_samples, *condition_shape_), float32
+        conditions : ndarray of shape ``(n_samples, *condition_shape_)``, float32
             The condition each window was decoded under (as
             ``GaussianMixture.sample`` returns each draw's component), so that
             the model's predictions on the windows can be compared with it.

@@ -9,11 +9,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _keras, metrics
 from ._base import DEPRECATED, WindowAutoencodingReshaper, moved
+from ._latent import _scale
+from ._optimize import Objective, optimize_toward
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 # Training predictions kept for sample() to draw conditions from.
 MAX_TRAINING_CONDITIONS = 10_000
+# Adam's rate of the refinement, in feature standard deviations.
+REFINE_LEARNING_RATE = 0.05
 
 
 @fill_doc
@@ -84,6 +88,20 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         .. versionchanged:: 0.2
            Was ``sample``, a name now taken by the :meth:`sample` method.
+
+    refine_steps : int, default=100
+        Most steps of the refinement that puts generated windows on their
+        condition: after decoding, each window of :meth:`sample` (and each
+        sequence of a panel ``transform`` returns) is moved by a
+        short gradient search through a frozen copy of the model, toward
+        the condition, with a squared-distance term keeping it near the
+        decoded window. 0 returns the decoded windows as they are.
+
+    tol : float, default=0.1
+        When the refinement counts a window as on its condition: every
+        output within ``tol`` standard deviations (of the model's
+        predictions on the training windows) of the condition; for a
+        classifier, the condition's class predicted.
 
     {{predict_batch_size}}
 
@@ -177,6 +195,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
         "mode": [StrOptions({"auto", "edit", "regenerate"})],
         "stochastic": ["boolean"],
+        "refine_steps": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
         "residual": [StrOptions({"auto"}), "boolean", Hidden(StrOptions({DEPRECATED}))],
     }
 
@@ -184,6 +204,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         *WindowAutoencodingReshaper._transform_params,
         "condition",
         "stochastic",
+        "refine_steps",
+        "tol",
     )
 
     def __init__(
@@ -201,6 +223,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         overlap="mean",
         mode="auto",
         stochastic=False,
+        refine_steps=100,
+        tol=0.1,
         predict_batch_size=4096,
         fold=DEPRECATED,
         residual=DEPRECATED,
@@ -219,6 +243,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         self.overlap = overlap
         self.mode = mode
         self.stochastic = stochastic
+        self.refine_steps = refine_steps
+        self.tol = tol
         self.predict_batch_size = predict_batch_size
         self.fold = fold
         self.residual = residual
@@ -271,7 +297,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         conditions = self._sample_conditions(condition, n_samples, rng)
         codes = rng.standard_normal((n_samples, self.latent_dim)).astype(np.float32)
         conditions = np.asarray(conditions, dtype=np.float32)
-        return self._decoded_windows(codes, conditions), conditions
+        return self._refined(self._decoded_windows(codes, conditions), conditions), conditions
 
     def _sample_conditions(self, condition, n_samples, rng):
         """The condition of each drawn window, shaped ``(n_samples, *condition_shape_)``."""
@@ -312,6 +338,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         self.condition_shape_ = tuple(predictions.shape[1:])
         self.classes_ = _keras.model_classes(self.model_, int(np.prod(self.condition_shape_)))
+        self.feature_scale_ = _scale(X.reshape(-1, X.shape[-1]))
+        flat = predictions.reshape(len(predictions), -1)
+        self.prediction_scale_ = None if self.classes_ is not None else _scale(flat)
         self.encoder_, self.decoder_ = train_cvae(
             self._windows(X),
             predictions.reshape(len(predictions), -1),
@@ -352,6 +381,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         rows = self._rewrite(X, rewrite, n_streams=1 if details is None else 2)
         X_new = moved(X, rows[0]) if edits else rows[0]  # rows[0]: the change, when editing
+        if X.ndim == 3:
+            X_new = self._refined(X_new, requested).astype(X.dtype, copy=False)
         if details is not None:
             details.update(requested=requested, reconstruction=rows[1])
         return X_new
@@ -397,6 +428,38 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             return mean
         noise = normal(start, start + len(mean), mean.shape[1:])
         return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
+
+    def _refined(self, windows, conditions):
+        """``windows`` moved by a short search through the frozen model toward
+        ``conditions``, each kept near where the generator put it."""
+        if self.refine_steps == 0:
+            return windows
+        classes = self.classes_ is not None
+        flat = conditions.reshape(len(conditions), -1)
+        if classes:
+            target = np.eye(len(self.classes_), dtype=np.float32)[metrics.predicted_class(flat)]
+        else:
+            target = flat.astype(np.float32)
+        objective = Objective(
+            classes=classes,
+            binary=classes and flat.shape[1] == 1,
+            keep="best",
+            proximity=1.0,
+            tol=self.tol,
+            band=self.tol / 2,
+            margin=0.1,
+        )
+        moves, _ = optimize_toward(
+            self.model_,
+            np.ascontiguousarray(windows, dtype=np.float32),
+            target,
+            scale=self.feature_scale_,
+            prediction_scale=self.prediction_scale_,
+            objective=objective,
+            steps=self.refine_steps,
+            learning_rate=REFINE_LEARNING_RATE,
+        )
+        return moved(windows, moves)
 
     def _decoded_windows(self, code, conditions):
         return self._predict_windows(

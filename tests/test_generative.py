@@ -273,7 +273,9 @@ def test_sample_follows_the_requested_condition(fitted):
     own = predicted(fitted.sample(300, random_state=0)[0]).mean(axis=0)
     windows, conditions = fitted.sample(300, condition=lambda p: p + spread, random_state=0)
     assert np.all(predicted(windows).mean(axis=0) > own)
-    np.testing.assert_allclose(conditions, fitted.sample(300, random_state=0)[1] + spread, rtol=1e-6)
+    np.testing.assert_allclose(
+        conditions, fitted.sample(300, random_state=0)[1] + spread, rtol=1e-6
+    )
     lower = fitted.sample(300, condition=typical.mean(axis=0) - spread, random_state=0)[0]
     assert np.all(predicted(lower).mean(axis=0) < own)
 
@@ -351,3 +353,41 @@ def test_sample_says_when_no_training_window_has_the_class(fitted_on_classes):
     reshaper.training_conditions_ = conditions[predicted_class(conditions) == 0]
     with pytest.raises(ValueError, match="predicts class 1 for none of the training windows"):
         reshaper.sample(2, condition=1)
+
+
+def test_the_refinement_puts_sampled_windows_on_their_condition(fitted):
+    from sklearn_lstm_reshape._predict import predict_windows
+    from sklearn_lstm_reshape.metrics import condition_gap
+
+    scale = fitted.prediction_scale_
+    request = dict(condition=lambda p: p + scale, random_state=0)
+    refined, conditions = fitted.sample(200, **request)
+    decoded, _ = (
+        with_condition(fitted, "prediction").set_params(refine_steps=0).sample(200, **request)
+    )
+    gaps = [
+        condition_gap(
+            predict_windows(fitted.model_, windows, batch_size=256), conditions, scale=scale
+        )[0]
+        for windows in (decoded, refined)
+    ]
+    assert gaps[1] < 0.5 * gaps[0]
+    assert gaps[1] < 2 * fitted.tol
+
+
+def test_the_refinement_moves_a_panel_toward_a_requested_class(fitted_on_classes):
+    from sklearn_lstm_reshape._predict import predict_windows
+    from sklearn_lstm_reshape.metrics import predicted_class
+
+    reshaper = pickle.loads(pickle.dumps(fitted_on_classes))
+    rng = np.random.default_rng(1)
+    X = rng.normal(scale=0.3, size=(60, 12, 2)).astype(np.float32)  # class 0 days
+    flip = dict(condition=np.array([0.0, 1.0]))
+    hits = []
+    for steps in (0, 100):
+        X_new = reshaper.set_params(refine_steps=steps, **flip).transform(X)
+        hits.append(
+            np.mean(predicted_class(predict_windows(reshaper.model_, X_new, batch_size=64)) == 1)
+        )
+    assert hits[1] >= 0.9
+    assert hits[1] > hits[0]

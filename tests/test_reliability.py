@@ -124,6 +124,8 @@ AFTER_FIT = {
         "mode": ("regenerate", True),
         "residual": (False, True),
         "stochastic": (True, True),
+        "refine_steps": (3, True),
+        "tol": (0.5, True),
         "predict_batch_size": (64, True),
         "verbose": (0, True),
         "random_state": (1, True),  # the draws of transform only

@@ -397,17 +397,14 @@ def quality_forecasts(quick, seed):
     add("input-space search, windows, +1 sd", search.transform(real), requested)
     nearest = nearest_windows(train, train_predictions, requested, scale)
     add("nearest training window, +1 sd", nearest, requested)
-    std = train.reshape(-1, train.shape[2]).std(axis=0)
-    jitter = real + JITTER * std * rng.standard_normal(real.shape)
-    add("Gaussian jitter of real windows", jitter, None)
-    add("random training windows", train[rng.randint(len(train), size=len(real))], None)
+    add_real_baselines(add, real, train, rng)
     return rows
 
 
 def quality_classes(quick, seed):
     """ItalyPowerDemand (aeon's copy): an LSTM classifier, each test day asked
     for the other class."""
-    from bench_counterfactual import load, train_classifier
+    from bench_counterfactual import load, nearest_unlike_neighbours, train_classifier
 
     from sklearn_lstm_reshape import CounterfactualReshaper, GenerativeReshaper, metrics
 
@@ -433,18 +430,19 @@ def quality_classes(quick, seed):
         CounterfactualReshaper(model).fit(X_train).transform(real),
     )
     train_classes = metrics.predicted_class(train_predictions)
-    neighbours = np.empty_like(real)
-    for label in (0, 1):
-        pool = X_train[train_classes == label]
-        mine = requested == label
-        distances = ((real[mine][:, None] - pool[None]) ** 2).sum(axis=(2, 3))
-        neighbours[mine] = pool[distances.argmin(axis=1)]
+    neighbours, _ = nearest_unlike_neighbours(real, requested, X_train, train_classes)
     add("nearest unlike neighbour", neighbours)
-    std = X_train.reshape(-1, X_train.shape[2]).std(axis=0)
+    add_real_baselines(add, real, X_train, rng)
+    return rows
+
+
+def add_real_baselines(add, real, train, rng):
+    """The rows of real data: Gaussian jitter of the real windows, and random
+    training windows (the reference of the boosting score's goal)."""
+    std = train.reshape(-1, train.shape[2]).std(axis=0)
     jitter = real + JITTER * std * rng.standard_normal(real.shape)
     add("Gaussian jitter of real windows", jitter, None)
-    add("random training windows", X_train[rng.randint(len(X_train), size=len(real))], None)
-    return rows
+    add("random training windows", train[rng.randint(len(train), size=len(real))], None)
 
 
 def quality_sines(quick, seed):

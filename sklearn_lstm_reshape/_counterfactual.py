@@ -20,9 +20,7 @@ import numpy as np
 from . import _keras, metrics
 from ._base import DEFAULT_WINDOW, BaseReshaper, _short, moved
 from ._latent import LatentReshaper, _scale
-from ._optimize import SEARCH_BATCH_SIZE, Objective, optimize_toward
-from ._predict import FORWARD_BATCH_SIZE
-from ._windows import sliding_windows
+from ._optimize import Objective, optimize_toward, search_series
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Interval, StrOptions
 
@@ -662,9 +660,8 @@ class CounterfactualReshaper(BaseReshaper):
     # -- a series ------------------------------------------------------------------
 
     def _edit_series(self, X, predictions):
-        """Search the rows of X, block by block of windows, each block's
-        windows cut from the rows inside the loss; rows shared with the
-        previous block stay as that block left them."""
+        """Search the rows of X (see :func:`search_series`): a start that
+        reaches the targets, refined back toward X."""
         predictions = _flat(predictions)
         window = self.window_
         requested = self._requested_windows(len(X))
@@ -672,35 +669,14 @@ class CounterfactualReshaper(BaseReshaper):
         if not requested.all():
             held = predictions if self.classes_ is None else metrics.predicted_class(predictions)
             targets = np.where(_column(requested, targets), targets, held)
-        X_new = np.array(X)
-        # Block by block, so that a long series holds no more than a few
-        # arrays of its size.
-        n_windows = len(predictions)
-        reached = np.empty(n_windows, bool)
-        # Blocks of SEARCH_BATCH_SIZE windows, the last one ending with the
-        # series (overlapping the one before), so that every block has the
-        # size of a search already compiled.
-        block = min(SEARCH_BATCH_SIZE, n_windows)
-        firsts = list(range(0, n_windows - block + 1, block))
-        if firsts[-1] + block < n_windows:
-            firsts.append(n_windows - block)
-        written = 0  # rows before this one were written by earlier blocks
-        for first in firsts:
-            last = first + block
-            reached[first:last] = self._reached(predictions[first:last], targets[first:last])
-            if self.steps == 0 or reached[first:last].all():
-                written = last + window - 1
-                continue
-            rows = np.asarray(X_new[first : last + window - 1], np.float32)[None]
-            mask = np.ones((*rows.shape[:2], 1), np.float32)
-            mask[:, : max(0, written - first)] = 0
-            written = last + window - 1
+
+        def search(rows, block_targets, mask):
             where = dict(mask=mask, series_window=window)
-            reaching = self._reach(rows, targets[first:last], **where)
+            reaching = self._reach(rows, block_targets, **where)
             moves, _ = optimize_toward(
                 self.model_,
                 reaching,
-                self._search_targets(targets[first:last]),
+                self._search_targets(block_targets),
                 scale=self.feature_scale_,
                 prediction_scale=self.prediction_scale_,
                 objective=self._objective("best"),
@@ -709,12 +685,19 @@ class CounterfactualReshaper(BaseReshaper):
                 learning_rate=self.learning_rate,
                 **where,
             )
-            searched = moved(reaching, moves)[0]
-            span = slice(first, last + window - 1)
-            new_rows = np.where(searched != rows[0], searched.astype(X.dtype), X_new[span])
-            X_new[span] = new_rows
-            outputs = _flat(self._predict_windows(self.model_, sliding_windows(new_rows, window)))
-            reached[first:last] = self._reached(outputs, targets[first:last])
+            return moved(reaching, moves)
+
+        X_new = np.array(X)
+        if self.steps == 0:
+            return X_new, requested, self._reached(predictions, targets)[requested]
+        reached = search_series(
+            X_new,
+            targets,
+            window=window,
+            predict=lambda windows: _flat(self._predict_windows(self.model_, windows)),
+            reached=self._reached,
+            search=search,
+        )
         return X_new, requested, reached[requested]
 
     def _requested_windows(self, n_rows):

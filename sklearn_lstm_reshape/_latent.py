@@ -9,7 +9,6 @@ import numpy as np
 from . import _keras
 from ._base import DEFAULT_WINDOW, DEPRECATED, WindowAutoencodingReshaper, moved
 from ._optimize import SEARCH_BATCH_SIZE, Objective, optimize_toward
-from ._predict import FORWARD_BATCH_SIZE
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 

@@ -102,6 +102,7 @@ def optimize_toward(
     learning_rate=0.1,
     batch_size=SEARCH_BATCH_SIZE,
     full_batches=False,
+    fix_if_not_copyable="use another edit",
 ):
     """Search points near ``start`` whose prediction meets ``target``.
 
@@ -148,6 +149,9 @@ def optimize_toward(
         Pad even a search of fewer points to ``batch_size``, for a caller
         that searches a long input in parts (the search compiled for its
         first part serves every other).
+    fix_if_not_copyable : str
+        What the error raised when the models cannot be copied (the search
+        runs through frozen copies) tells the user to do instead.
 
     Returns
     -------
@@ -181,7 +185,7 @@ def optimize_toward(
         chunk = slice(begin, min(begin + size, n_points))
         n_real = chunk.stop - begin
 
-        def batch(values):
+        def batch(values, chunk=chunk):
             return _padded(np.ascontiguousarray(values[chunk], dtype=np.float32), size)
 
         given = {name: batch(value) for name, value in inputs.items()}
@@ -194,6 +198,7 @@ def optimize_toward(
             objective,
             tuple(given),
             series_window,
+            fix_if_not_copyable,
         )
         with _keras.model_lock(search):
             found, fraction = search.run(
@@ -207,8 +212,72 @@ def optimize_toward(
                 steps=steps,
                 learning_rate=learning_rate,
             )
-        moves[chunk], reached[chunk] = found[:n_real], fraction[:n_real]
+        found, fraction = found[:n_real], fraction[:n_real]
+        # A point whose search overflowed (a huge value in its window) stays
+        # where it was: transform never returns non-finite values for finite X.
+        diverged = ~np.isfinite(found.reshape(n_real, -1)).all(axis=1)
+        found[diverged], fraction[diverged] = 0.0, 0.0
+        moves[chunk], reached[chunk] = found, fraction
     return moves, reached
+
+
+def search_series(series, targets, *, window, predict, reached, search):
+    """Edit the rows of a long series, in place, until its windows meet their
+    targets, one block of ``SEARCH_BATCH_SIZE`` windows at a time.
+
+    A block's windows are cut from its rows inside the loss (``search`` with
+    ``series_window``), so that what is searched is the series returned. The
+    last block ends with the series (overlapping the one before), so that
+    every block has the size of a search already compiled; rows written by an
+    earlier block stay as it left them. Besides ``series`` and ``targets``,
+    only a block's arrays are held.
+
+    Parameters
+    ----------
+    series : ndarray of shape (n_rows, n_features)
+        Edited in place; rows the searches leave unchanged keep their values
+        bit for bit.
+    targets : ndarray of shape (n_rows - window + 1, ...)
+        Each window's target, as ``reached`` and ``search`` take it.
+    window : int
+    predict : callable
+        ``predict(windows) -> outputs``.
+    reached : callable
+        ``reached(outputs, targets) -> bool array``, one per window.
+    search : callable
+        ``search(rows, targets, mask) -> rows``: the searched rows of one
+        block, given as shape (1, n_block_rows, n_features); ``mask`` is 0 on
+        the rows it must leave alone.
+
+    Returns
+    -------
+    reached : ndarray of bool, shape (n_windows,)
+        Whether each window meets its target in the edited series.
+    """
+    from ._windows import sliding_windows
+
+    n_windows = len(targets)
+    done = np.empty(n_windows, bool)
+    block = min(SEARCH_BATCH_SIZE, n_windows)
+    firsts = list(range(0, n_windows - block + 1, block))
+    if firsts[-1] + block < n_windows:
+        firsts.append(n_windows - block)
+    written = 0  # rows before this one were written by earlier blocks
+    for first in firsts:
+        last = first + block
+        span = slice(first, last + window - 1)
+        aims = targets[first:last]
+        done[first:last] = reached(predict(sliding_windows(series[span], window)), aims)
+        if not done[first:last].all():
+            rows = np.asarray(series[span], np.float32)[None]
+            mask = np.ones((*rows.shape[:2], 1), np.float32)
+            mask[:, : max(0, written - first)] = 0
+            searched = search(rows, aims, mask)[0]
+            changed = searched != rows[0]
+            series[span] = np.where(changed, searched.astype(series.dtype), series[span])
+            done[first:last] = reached(predict(sliding_windows(series[span], window)), aims)
+        written = span.stop
+    return done
 
 
 def _padded(values, size):
@@ -219,7 +288,7 @@ def _padded(values, size):
     return np.concatenate([values, padding])
 
 
-def _search_model(predictor, decoder, shape, target_shape, objective, inputs, series_window):
+def _search_model(predictor, decoder, shape, target_shape, objective, inputs, series_window, fix):
     """A search for points of ``shape``, reused while it is cached.
 
     Building one compiles its training step (a second or more on JAX); its
@@ -230,7 +299,7 @@ def _search_model(predictor, decoder, shape, target_shape, objective, inputs, se
         _cache.search_models,
         _cache.search_key(predictor, decoder, shape, layout),
         lambda: _search_class()(
-            predictor, decoder, shape, target_shape, objective, inputs, series_window
+            predictor, decoder, shape, target_shape, objective, inputs, series_window, fix
         ),
     )
 
@@ -258,12 +327,12 @@ def _search_class():
 
     class Search(keras.Model):
         def __init__(
-            self, predictor, decoder, shape, target_shape, objective, inputs, series_window
+            self, predictor, decoder, shape, target_shape, objective, inputs, series_window, fix
         ):
             super().__init__()
             # Frozen copies: the search trains its step only, and the models
             # it was given are never touched.
-            purpose, fix = "The search toward a target runs through", "use another edit"
+            purpose = "The search toward a target runs through"
             self.predictor = _frozen_copy(predictor, purpose, fix)
             self.decoder = None if decoder is None else _frozen_copy(decoder, purpose, fix)
             self.kind = objective

@@ -362,8 +362,10 @@ def test_the_scale_warning_names_dataframe_columns(series, forecaster):
     "reshaper",
     [
         ThresholdReshaper(),
-        GenerativeReshaper(condition=0.5, **CODED),
-        GenerativeReshaper(mode="regenerate", stochastic=True, **CODED),
+        # A few refinement steps: the refinement's arrays are measured, and
+        # its default 100 steps would search each block of windows 20 times longer.
+        GenerativeReshaper(condition=0.5, refine_steps=5, **CODED),
+        GenerativeReshaper(mode="regenerate", stochastic=True, refine_steps=5, **CODED),
         LatentReshaper(edit="shift", mode="edit", **CODED),
     ],
     ids=lambda reshaper: type(reshaper).__name__,

@@ -25,13 +25,14 @@ REFINE_LEARNING_RATE = 0.05
 class GenerativeReshaper(WindowAutoencodingReshaper):
     """Regenerate X under the LSTM's prediction, or under a requested one.
 
-    A conditional variational autoencoder (CVAE) learns the windows of X
-    conditioned on what the wrapped Keras model predicts for them.
-    ``transform`` encodes every window under its actual condition and decodes
-    it under the requested one: "what would this data look like if the LSTM
-    predicted c?". A 2-D series is regenerated window by window and folded
-    back into rows by overlap-add averaging; each sequence of a 3-D panel is
-    regenerated whole.
+    A conditional generator learns the windows of X conditioned on what the
+    wrapped Keras model predicts for them: a conditional variational
+    autoencoder (CVAE) or a conditional GAN. ``transform`` codes every window
+    under its actual condition and decodes it under the requested one: "what
+    would this data look like if the LSTM predicted c?". A 2-D series is
+    regenerated window by window and folded back into rows by overlap-add
+    averaging; each sequence of a 3-D panel is regenerated whole.
+    :meth:`sample` draws new windows under a condition, with no X.
 
     Read more in the :ref:`User Guide <generative>`.
 
@@ -43,21 +44,33 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     {{window}}
 
+    generator : {"cvae", "cgan"}, default="cvae"
+        The conditional generator. ``"cvae"``: a variational autoencoder,
+        whose encoder gives each window of X its code, so that an edit keeps
+        what the condition does not change. ``"cgan"``: a GAN whose
+        generator turns noise at every timestep into a window, trained
+        against a discriminator (:func:`~sklearn_lstm_reshape.models.train_cgan`);
+        its windows are harder to tell from real ones, and it has no encoder:
+        ``transform`` decodes each window from fresh noise (seeded by
+        ``random_state``), and an edit adds the change the requested
+        condition makes under that noise.
+
     latent_dim : int, default=8
-        Size of the CVAE's code.
+        Size of the CVAE's code; for the GAN, noise values per timestep.
 
     {{units}}
 
     beta : float, default=1.0
         Weight of the KL term of the CVAE's loss. Lower values reconstruct
-        more closely; higher values lean more on the condition.
+        more closely; higher values lean more on the condition. Not read by
+        the GAN.
 
     condition_weight : float, default=1.0
         Weight of the closed-loop term of the CVAE's loss: during training
         every window is also decoded under a perturbed condition, the model
         is run on the result, and its miss of that condition is penalised.
         This is what makes the decoder obey a requested condition; 0 trains
-        a plain CVAE. The model itself is never trained.
+        a plain CVAE (or GAN). The model itself is never trained.
 
     {{epochs default=30 network="CVAE"}}
 
@@ -85,7 +98,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     stochastic : bool, default=False
         If False, decode the mean code (deterministic). If True, draw the code
-        from the encoder's distribution, seeded by ``random_state``.
+        from the encoder's distribution, seeded by ``random_state``. The GAN
+        always draws its noise, seeded by ``random_state``.
 
         .. versionchanged:: 0.2
            Was ``sample``, a name now taken by the :meth:`sample` method.
@@ -96,10 +110,12 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         sequence of a panel ``transform`` returns) is moved by a
         short gradient search through a frozen copy of the model, toward
         the condition, with a squared-distance term keeping it near the
-        decoded window. The rows of a series are searched with its windows
-        cut from them, block by block of 256 windows, each block until all
-        its windows meet their condition. 0 returns the decodings as they
-        are (much faster on a long series).
+        decoded window. Under a requested ``condition``, the rows of a
+        series are searched with its windows cut from them, block by block
+        of 256 windows, each block until all its windows meet their
+        condition; a series regenerated under its own predictions is not
+        (the predictions of every window would pin it back to X). 0 returns
+        the decodings as they are (much faster on a long series).
 
     tol : float, default=0.1
         When the refinement counts a window as on its condition: every
@@ -129,11 +145,14 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     {{window_}}
 
-    encoder_ : keras.Model
-        The CVAE's encoder: ``[window, condition] -> [mean, log_variance]``.
+    encoder_ : keras.Model or None
+        The CVAE's encoder: ``[window, condition] -> [mean, log_variance]``;
+        None for the GAN.
 
     decoder_ : keras.Model
-        The CVAE's decoder: ``[code, condition] -> window``.
+        The network that writes windows: the CVAE's decoder, ``[code,
+        condition] -> window``, or the GAN's generator, ``[noise (window,
+        latent_dim), condition] -> window``.
 
     condition_shape_ : tuple of int
         Shape of the model's prediction for one window.
@@ -151,7 +170,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     See Also
     --------
     ThresholdReshaper : Repair only the values the LSTM flags.
-    sklearn_lstm_reshape.models.train_cvae : The network trained in ``fit``.
+    sklearn_lstm_reshape.models.train_cvae : The CVAE trained in ``fit``.
+    sklearn_lstm_reshape.models.train_cgan : The GAN trained in ``fit``.
 
     Notes
     -----
@@ -194,6 +214,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
     _parameter_constraints: dict = {
         **WindowAutoencodingReshaper._parameter_constraints,
+        "generator": [StrOptions({"cvae", "cgan"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "condition_weight": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
@@ -217,6 +238,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         model=None,
         *,
         window=None,
+        generator="cvae",
         latent_dim=8,
         units=32,
         beta=1.0,
@@ -237,6 +259,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     ):
         self.model = model
         self.window = window
+        self.generator = generator
         self.latent_dim = latent_dim
         self.units = units
         self.beta = beta
@@ -260,8 +283,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     def sample(self, n_samples=1, *, condition=None, random_state=None):
         """Draw new windows from the CVAE under a condition; no X needed.
 
-        Codes are drawn from the CVAE's prior (a standard normal) and decoded
-        under the condition: "windows the LSTM would predict c for".
+        Codes (the GAN's noise) are drawn from a standard normal, the CVAE's
+        prior, and decoded under the condition: "windows the LSTM would
+        predict c for".
 
         Parameters
         ----------
@@ -299,7 +323,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
         rng = check_random_state(random_state)
         conditions = self._sample_conditions(condition, n_samples, rng)
-        codes = rng.standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+        codes = rng.standard_normal((n_samples, *self._code_shape())).astype(np.float32)
         conditions = np.asarray(conditions, dtype=np.float32)
         return self._refined(self._decoded_windows(codes, conditions), conditions), conditions
 
@@ -338,19 +362,16 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     # -- the strategy's hooks ----------------------------------------------------
 
     def _fit_strategy(self, X, predictions):
-        from .models import train_cvae
+        from .models import train_cgan, train_cvae
 
         self.condition_shape_ = tuple(predictions.shape[1:])
         self.classes_ = _keras.model_classes(self.model_, int(np.prod(self.condition_shape_)))
         self.feature_scale_ = _scale(X.reshape(-1, X.shape[-1]))
         flat = predictions.reshape(len(predictions), -1)
         self.prediction_scale_ = None if self.classes_ is not None else _scale(flat)
-        self.encoder_, self.decoder_ = train_cvae(
-            self._windows(X),
-            predictions.reshape(len(predictions), -1),
+        training = dict(
             latent_dim=self.latent_dim,
             units=self.units,
-            beta=self.beta,
             predictor=self.model_,
             condition_weight=self.condition_weight,
             epochs=self.epochs,
@@ -358,6 +379,14 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             random_state=self.random_state,
             verbose=self.verbose,
         )
+        windows, conditions = self._windows(X), predictions.reshape(len(predictions), -1)
+        if self.generator == "cgan":
+            self.decoder_, _ = train_cgan(windows, conditions, **training)
+            self.encoder_ = None
+        else:
+            self.encoder_, self.decoder_ = train_cvae(
+                windows, conditions, beta=self.beta, **training
+            )
         kept = np.arange(len(predictions))
         if len(kept) > MAX_TRAINING_CONDITIONS:
             rng = check_random_state(self.random_state)
@@ -371,7 +400,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         # away from, and the reconstruction the report measures.
         needs_decoded = edits or details is not None
         windows = self._windows(X)
-        normal = self._batch_normal(len(windows)) if self.stochastic else None
+        drawn = self.stochastic or self.encoder_ is None
+        normal = self._batch_normal(len(windows)) if drawn else None
 
         def rewrite(start, stop):
             own = predictions[start:stop]
@@ -387,7 +417,10 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         X_new = moved(X, rows[0]) if edits else rows[0]  # rows[0]: the change, when editing
         if X.ndim == 3:
             X_new = self._refined(X_new, requested).astype(X.dtype, copy=False)
-        else:
+        elif requested is not predictions:
+            # Not a regeneration: a series whose every window must meet the
+            # forecast X gives is pinned back to X (measured: a regeneration
+            # 0.57 from X came back to within 0.04 of it).
             X_new = self._refined_series(X_new, requested)
         if details is not None:
             details.update(requested=requested, reconstruction=rows[1])
@@ -427,7 +460,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     def _encode(self, windows, predictions, normal=None, start=0):
         """The code of each window under its own prediction: the mean of its
         distribution, or a draw from it (``normal`` gives the draws of
-        windows ``start ..``)."""
+        windows ``start ..``); for the GAN, which has no encoder, the draw."""
+        if self.encoder_ is None:
+            return normal(start, start + len(windows), self._code_shape()).astype(np.float32)
         actual = predictions.reshape(len(predictions), -1)
         mean, log_variance = self._predict_windows(self.encoder_, windows, actual)
         if normal is None:
@@ -531,6 +566,10 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             learning_rate=REFINE_LEARNING_RATE,
             fix_if_not_copyable="pass refine_steps=0 to return the decoded windows unrefined",
         )
+
+    def _code_shape(self):
+        """The shape of one window's code (the GAN's noise: one per timestep)."""
+        return tuple(self.decoder_.inputs[0].shape[1:])
 
     def _decoded_windows(self, code, conditions):
         return self._predict_windows(

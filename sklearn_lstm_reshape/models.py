@@ -13,9 +13,11 @@ from .utils._docstrings import fill_doc
 
 __all__ = [
     "make_autoencoder",
+    "make_cgan",
     "make_cvae",
     "make_forecaster",
     "train_autoencoder",
+    "train_cgan",
     "train_cvae",
     "train_forecaster",
 ]
@@ -344,7 +346,7 @@ def train_autoencoder(
     ----------
     windows : array-like of shape (n_windows, window, n_features)
     {{code_size}}
-    {{training draws=" and the shuffling"}}
+    {{training epochs=30 rate="5e-3" draws=" and the shuffling"}}
 
     Returns
     -------
@@ -545,7 +547,7 @@ def train_cvae(
         without the closed-loop term.
     condition_weight : float, default=1.0
         Weight of the closed-loop term (ignored without ``predictor``).
-    {{training draws=", the shuffling and the sampled codes"}}
+    {{training epochs=30 rate="5e-3" draws=", the shuffling and the sampled codes"}}
 
     Returns
     -------
@@ -585,6 +587,221 @@ def train_cvae(
             verbose=verbose,
         )
     return encoder, decoder
+
+
+@fill_doc
+def make_cgan(
+    window,
+    n_features,
+    condition_size,
+    *,
+    latent_dim=8,
+    units=32,
+    filters=64,
+    window_mean=None,
+    window_variance=None,
+    condition_mean=None,
+    condition_variance=None,
+):
+    """Build an (untrained) conditional GAN of windows: its generator and
+    discriminator.
+
+    The generator reads noise at every timestep and the condition, repeated at
+    every timestep, through two LSTMs, and writes a window. The discriminator
+    reads a window with its condition at every timestep through three
+    spectrally normalised convolutions and scores how real the pair looks.
+    Windows and conditions are standardised inside the networks, so both
+    read and write raw values.
+
+    Read more in the :ref:`User Guide <generative>`.
+
+    Parameters
+    ----------
+    {{window_shape}}
+    condition_size : int
+        Values per condition (a flattened LSTM prediction).
+    latent_dim : int, default=8
+        Noise values per timestep.
+    units : int, default=32
+        Units of each of the generator's LSTMs.
+    filters : int, default=64
+        Filters of each of the discriminator's convolutions.
+    window_mean, window_variance : array-like of shape (n_features,), default=None
+        Per-feature statistics of the training windows.
+    condition_mean, condition_variance : array-like of shape (condition_size,), default=None
+        Statistics of the training conditions.
+
+    Returns
+    -------
+    generator : keras.Model
+        ``[noise (batch, window, latent_dim), condition (batch, condition_size)]``
+        -> ``window (batch, window, n_features)``.
+    discriminator : keras.Model
+        ``[window (batch, window, n_features), condition (batch, condition_size)]``
+        -> ``score (batch, 1)``, a logit: above 0 reads as real.
+
+    See Also
+    --------
+    train_cgan : Build and train these networks.
+    make_cvae : The conditional VAE, the other generator.
+
+    Examples
+    --------
+    >>> from sklearn_lstm_reshape.models import make_cgan
+    >>> generator, discriminator = make_cgan(24, 3, 3, latent_dim=4, units=8, filters=8)
+    >>> tuple(generator.output.shape), tuple(discriminator.output.shape)
+    ((None, 24, 3), (None, 1))
+    """
+    window_stats = _stats(window_mean, window_variance, n_features)
+    condition_stats = _stats(condition_mean, condition_variance, condition_size)
+    return _cgan_networks(
+        (window, n_features, condition_size),
+        latent_dim,
+        units,
+        filters,
+        window_stats,
+        condition_stats,
+    )
+
+
+def _cgan_networks(shape, latent_dim, units, filters, window_stats, condition_stats):
+    """Generator and discriminator; ``shape`` is ``(window, n_features,
+    condition_size)``, the stats ``(mean, variance)`` pairs."""
+    keras = _keras.import_keras()
+    layers = keras.layers
+    window, n_features, condition_size = shape
+    (window_mean, window_variance), (condition_mean, condition_variance) = (
+        window_stats,
+        condition_stats,
+    )
+
+    def condition_at_every_timestep(condition):
+        standardised = layers.Normalization(
+            mean=condition_mean, variance=condition_variance, name="standardise_condition"
+        )(condition)
+        return layers.RepeatVector(window, name="condition_at_every_timestep")(standardised)
+
+    noise = keras.Input((window, latent_dim), name="noise")
+    condition = keras.Input((condition_size,), name="condition")
+    hidden = layers.Concatenate()([noise, condition_at_every_timestep(condition)])
+    for index in (1, 2):
+        hidden = layers.LSTM(units, return_sequences=True, name=f"generator_lstm_{index}")(hidden)
+    standardised = layers.Dense(n_features, name="window_standardised")(hidden)
+    raw = layers.Normalization(
+        mean=window_mean, variance=window_variance, invert=True, name="unstandardise_window"
+    )(standardised)
+    generator = keras.Model([noise, condition], raw, name="cgan_generator")
+
+    windows = keras.Input((window, n_features), name="window")
+    condition = keras.Input((condition_size,), name="condition")
+    standardised = layers.Normalization(
+        mean=window_mean, variance=window_variance, name="standardise_window"
+    )(windows)
+    hidden = layers.Concatenate()([standardised, condition_at_every_timestep(condition)])
+    for index, (width, strides) in enumerate([(5, 1), (5, 2), (3, 2)], start=1):
+        convolution = layers.Conv1D(filters, width, strides=strides, padding="same")
+        hidden = layers.SpectralNormalization(convolution, name=f"discriminator_conv_{index}")(
+            hidden
+        )
+        hidden = layers.LeakyReLU(0.2)(hidden)
+    hidden = layers.GlobalAveragePooling1D()(hidden)
+    score = layers.SpectralNormalization(layers.Dense(1), name="score")(hidden)
+    discriminator = keras.Model([windows, condition], score, name="cgan_discriminator")
+    return generator, discriminator
+
+
+@fill_doc
+def train_cgan(
+    windows,
+    conditions,
+    *,
+    latent_dim=8,
+    units=32,
+    filters=64,
+    predictor=None,
+    condition_weight=1.0,
+    epochs=100,
+    batch_size=64,
+    learning_rate=1e-3,
+    random_state=None,
+    verbose=0,
+):
+    """Build a conditional GAN and train it on windows and their conditions.
+
+    The generator and the discriminator are trained together, one Adam step
+    each per batch, on the non-saturating GAN loss: the discriminator learns
+    to score real windows above generated ones under their condition, the
+    generator to be scored real. Spectral normalisation of the
+    discriminator's layers keeps the game stable.
+
+    Given the ``predictor`` whose outputs the conditions are, a closed-loop
+    term teaches the generator to obey a condition, as in
+    :func:`train_cvae`: windows are also generated under perturbed
+    conditions (each plus Gaussian noise of one standard deviation of the
+    conditions), the predictor is run on them, and the squared gap between
+    its prediction and the perturbed condition, in standard deviations, is
+    added to the generator's loss with weight ``condition_weight``. The
+    predictor is copied and frozen; the model passed in is never trained or
+    modified.
+
+    Read more in the :ref:`User Guide <generative>`.
+
+    Parameters
+    ----------
+    windows : array-like of shape (n_windows, window, n_features)
+    conditions : array-like of shape (n_windows, condition_size)
+    latent_dim : int, default=8
+        Noise values per timestep.
+    units : int, default=32
+        Units of each of the generator's LSTMs.
+    filters : int, default=64
+        Filters of each of the discriminator's convolutions.
+    predictor : keras.Model or None, default=None
+        The model whose predictions ``conditions`` are. None trains without
+        the closed-loop term.
+    condition_weight : float, default=1.0
+        Weight of the closed-loop term (ignored without ``predictor``).
+    {{training epochs=100 rate="1e-3" draws=", the shuffling and the noise"}}
+
+    Returns
+    -------
+    generator, discriminator : keras.Model
+        See :func:`make_cgan`.
+    """
+    windows = np.asarray(windows, dtype=np.float32)
+    conditions = np.asarray(conditions, dtype=np.float32)
+    window_stats = _safe_stats(windows.reshape(-1, windows.shape[-1]))
+    condition_stats = _safe_stats(conditions)
+    closed_loop = predictor is not None and condition_weight > 0
+    keras = _keras.import_keras()
+    with _keras.seeded(_keras.seed_from(random_state)):
+        generator, discriminator = _cgan_networks(
+            (*windows.shape[1:], conditions.shape[1]),
+            latent_dim,
+            units,
+            filters,
+            window_stats,
+            condition_stats,
+        )
+        trainer = _cgan_trainer_class()(
+            generator,
+            discriminator,
+            predictor=_frozen_copy(predictor) if closed_loop else None,
+            condition_weight=condition_weight,
+            condition_std=np.sqrt(condition_stats[1]),
+        )
+        # beta_1 = 0.5, as GANs are usually trained: less momentum carried
+        # across the turns of the game.
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
+        trainer.fit(
+            [windows, conditions],
+            np.zeros(len(windows), np.float32),
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose={0: 0, 1: 2}.get(verbose, 1),
+        )
+    return generator, discriminator
 
 
 def _train(model, inputs, targets, *, learning_rate, batch_size, epochs, verbose, loss=None):
@@ -713,3 +930,81 @@ def _cvae_trainer_class():
 
         _trainer_class = CVAETrainer
     return _trainer_class
+
+
+_gan_trainer_class = None
+
+
+def _cgan_trainer_class():
+    """The Keras model that trains a conditional GAN; defined on first use,
+    never saved.
+
+    Both networks learn in one ``fit`` step from one loss, with backend-
+    agnostic Keras only. The discriminator's loss sees the generated windows
+    through ``stop_gradient``. The generator's loss ``g(fake)`` runs through
+    the discriminator, and ``g(stop_gradient(fake))`` is subtracted: the two
+    have the same value and the same gradient with respect to the
+    discriminator's weights, so the difference is zero and trains the
+    generator alone. After the first call of a step, the discriminator runs
+    with ``training=False``, so that its spectral normalisation does one
+    power iteration per step and both terms see the same weights.
+    """
+    global _gan_trainer_class
+    if _gan_trainer_class is None:
+        keras = _keras.import_keras()
+        ops = keras.ops
+
+        class CGANTrainer(keras.Model):
+            def __init__(
+                self,
+                generator,
+                discriminator,
+                *,
+                predictor=None,
+                condition_weight=0.0,
+                condition_std=None,
+            ):
+                super().__init__()
+                self.generator = generator
+                self.discriminator = discriminator
+                self.predictor = predictor
+                self.condition_weight = condition_weight
+                self.condition_std = np.asarray(condition_std, "float32")
+                self.noise_shape = tuple(generator.inputs[0].shape[1:])
+                self.noise = keras.random.SeedGenerator()
+
+            def _generate(self, condition):
+                noise = keras.random.normal(
+                    (ops.shape(condition)[0], *self.noise_shape), seed=self.noise
+                )
+                return self.generator([noise, condition])
+
+            def call(self, inputs):
+                windows, condition = inputs
+                fake = self._generate(condition)
+                real_score = self.discriminator([windows, condition])
+                frozen = ops.stop_gradient(fake)
+                fake_score = self.discriminator([frozen, condition], training=False)
+                critic = ops.mean(ops.softplus(-real_score)) + ops.mean(ops.softplus(fake_score))
+                fooled = ops.mean(
+                    ops.softplus(-self.discriminator([fake, condition], training=False))
+                )
+                generator_only = fooled - ops.mean(ops.softplus(-fake_score))
+                if self.predictor is None:
+                    return critic, generator_only, ops.zeros(())
+                condition_std = ops.convert_to_tensor(self.condition_std)
+                requested = condition + condition_std * keras.random.normal(
+                    ops.shape(condition), seed=self.noise
+                )
+                predicted = ops.reshape(
+                    self.predictor(self._generate(requested)), ops.shape(requested)
+                )
+                miss = ops.mean(ops.square((predicted - requested) / condition_std))
+                return critic, generator_only, miss
+
+            def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+                critic, generator_only, miss = y_pred
+                return critic + generator_only + self.condition_weight * miss
+
+        _gan_trainer_class = CGANTrainer
+    return _gan_trainer_class

@@ -406,3 +406,90 @@ def test_the_refinement_moves_a_panel_toward_a_requested_class(fitted_on_classes
         )
     assert hits[1] >= 0.9
     assert hits[1] > hits[0]
+
+
+# -- generator="cgan" --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted_gan(series, forecaster):
+    """A conditional GAN trained on the clean half of the series (a GAN needs
+    more steps than the CVAE: 5 batches an epoch here)."""
+    gan = GenerativeReshaper(forecaster, generator="cgan", **dict(SMALL, epochs=60))
+    return gan.fit(series.X_clean[:300])
+
+
+def test_the_gan_has_a_generator_of_noise_per_timestep_and_no_encoder(fitted_gan, series):
+    assert fitted_gan.encoder_ is None
+    assert fitted_gan.decoder_.inputs[0].shape[1:] == (WINDOW, SMALL["latent_dim"])
+    X = series.X_clean[300:]
+    X_new = fitted_gan.transform(X)
+    assert X_new.shape == X.shape and np.isfinite(X_new).all()
+    windows, conditions = fitted_gan.sample(7, random_state=0)
+    assert windows.shape == (7, WINDOW, N_FEATURES) and conditions.shape == (7, N_FEATURES)
+
+
+def test_the_gan_is_seeded_pickled_and_its_noise_drawn_per_window(fitted_gan, series):
+    X = series.X_clean[300:]
+    X_new = fitted_gan.transform(X)
+    np.testing.assert_array_equal(fitted_gan.transform(X), X_new)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted_gan)).transform(X), X_new)
+    refit = clone(fitted_gan).fit(series.X_clean[:300])
+    np.testing.assert_array_equal(refit.transform(X), X_new)
+    reseeded = clone(fitted_gan).set_params(random_state=1).fit(series.X_clean[:300])
+    assert not np.array_equal(reseeded.transform(X), X_new)
+    # The noise of a window does not depend on the windows around it.
+    np.testing.assert_array_equal(
+        fitted_gan.set_params(refine_steps=0).transform(X[:100])[:50],
+        fitted_gan.transform(X[:150])[:50],
+    )
+    fitted_gan.set_params(refine_steps=100)
+
+
+def test_the_gan_learns_the_distribution_of_the_windows(fitted_gan, series):
+    from sklearn_lstm_reshape._windows import sliding_windows
+
+    real = sliding_windows(series.X_clean[:300], WINDOW)
+    untrained = clone(fitted_gan).set_params(epochs=1).fit(series.X_clean[:300])
+    std = real.std(axis=(0, 1))
+
+    def miss(reshaper):
+        generated, _ = reshaper.set_params(refine_steps=0).sample(500, random_state=0)
+        mean_miss = np.abs(generated.mean(axis=(0, 1)) - real.mean(axis=(0, 1))) / std
+        spread = generated.std(axis=(0, 1)) / std
+        return mean_miss.max(), np.abs(np.log(spread)).max()
+
+    trained_miss, untrained_miss = miss(fitted_gan), miss(untrained)
+    fitted_gan.set_params(refine_steps=100)
+    assert trained_miss[0] < 0.25 and trained_miss[1] < np.log(1.5)
+    assert trained_miss[0] + trained_miss[1] < untrained_miss[0] + untrained_miss[1]
+
+
+def test_the_gan_edit_and_its_refinement_move_predictions_to_the_request(fitted_gan, series):
+    X = series.X_clean[300:]
+    scale = fitted_gan.prediction_scale_
+    reshaper = with_condition(fitted_gan, lambda p: p + scale)
+    edited = reshaper.set_params(refine_steps=0).report(X)
+    refined = reshaper.set_params(refine_steps=100).report(X)
+    assert edited["condition_gap_after"] < edited["condition_gap_before"]
+    assert refined["condition_gap_after"] < 2 * fitted_gan.tol * scale.mean()
+
+
+def test_the_gan_runs_in_a_grid_search_over_the_generator(series, forecaster):
+    X, y = series.X_clean, series.X_clean[:, 0]
+    pipe = make_pipeline(
+        GenerativeReshaper(forecaster, window=WINDOW, units=4, epochs=1, random_state=0), Ridge()
+    )
+    search = GridSearchCV(
+        pipe,
+        {"generativereshaper__generator": ["cvae", "cgan"]},
+        cv=TimeSeriesSplit(2),
+        n_jobs=2,
+    ).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_the_gan_refuses_a_bad_generator_name(series):
+    with pytest.raises(ValueError, match="'generator' parameter of GenerativeReshaper must be"):
+        GenerativeReshaper(generator="gan").fit(series.X_clean[:100])
+

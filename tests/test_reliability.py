@@ -112,6 +112,7 @@ AFTER_FIT = {
     GenerativeReshaper: {
         "model": (None, False),
         "window": (None, False),
+        "generator": ("cgan", False),
         "latent_dim": (3, False),
         "units": (5, False),
         "beta": (0.5, False),

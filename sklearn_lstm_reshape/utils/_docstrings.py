@@ -87,9 +87,9 @@ latent_dim : int, default=8
 units : int, default=32
     Units of the LSTM and dense layers.""",
     "training": """\
-epochs : int, default=30
+epochs : int, default={epochs}
 batch_size : int, default=64
-learning_rate : float, default=5e-3
+learning_rate : float, default={rate}
 random_state : int or None, default=None
     Seed of the weights{draws}.
 verbose : int, default=0

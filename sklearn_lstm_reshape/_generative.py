@@ -19,6 +19,9 @@ from .utils._sklearn_compat import Hidden, Interval, StrOptions
 MAX_TRAINING_CONDITIONS = 10_000
 # Adam's rate of the refinement, in feature standard deviations.
 REFINE_LEARNING_RATE = 0.05
+# Real windows score() compares with as many generated ones, at most: the
+# discriminative GRU's training time grows with them.
+MAX_SCORED_WINDOWS = 1000
 
 
 @fill_doc
@@ -277,6 +280,58 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         self.residual = residual
         self.verbose = verbose
         self.random_state = random_state
+
+    def score(self, X, y=None):
+        """How real and how on-condition generated windows are: higher is better.
+
+        New windows are drawn with :meth:`sample`, one under the condition
+        ``condition`` asks for each window of X (an even spread of at most
+        1,000 of them), and compared with those windows of X::
+
+            score = 1 - condition gap - 2 * discriminative score
+
+        The condition gap is the mean miss of the model's predictions on
+        the drawn windows from their conditions, in standard deviations of
+        its predictions on the training windows (for a classifier: the
+        share of windows not predicted the condition's class). The
+        discriminative score is TimeGAN's
+        (:func:`~sklearn_lstm_reshape.metrics.discriminative_score`): how far
+        above chance a GRU tells X's windows from the drawn ones, 0 to 0.5.
+        A generator whose windows pass for real and meet their conditions
+        scores 1. Pass held-out data, as ``GridSearchCV`` does: windows
+        of the training data would reward a generator that memorised them.
+        The score takes a few seconds (the GRU is trained each time).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_features)
+            One series, or a panel of sequences, shaped like the data seen in
+            ``fit``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        X, predictions = self._prepare(X)
+        real = self._windows(X)
+        kept = np.unique(np.linspace(0, len(real) - 1, min(len(real), MAX_SCORED_WINDOWS)))
+        kept = kept.astype(int)
+        requested = self._requested(predictions)[kept]
+        generated, _ = self.sample(len(kept), condition=requested, random_state=self.random_state)
+        outputs = self._predict_windows(self.model_, generated).reshape(len(kept), -1)
+        wanted = requested.reshape(len(kept), -1)
+        if self.classes_ is None:
+            gap = metrics.condition_gap(outputs, wanted, scale=self.prediction_scale_)[0]
+        else:
+            gap = float(
+                np.mean(metrics.predicted_class(outputs) != metrics.predicted_class(wanted))
+            )
+        realism = metrics.discriminative_score(
+            real[kept], generated, random_state=self.random_state
+        )
+        return float(1.0 - gap - 2.0 * realism)
 
     # -- drawing new windows ---------------------------------------------------------
 

@@ -493,3 +493,40 @@ def test_the_gan_refuses_a_bad_generator_name(series):
     with pytest.raises(ValueError, match="'generator' parameter of GenerativeReshaper must be"):
         GenerativeReshaper(generator="gan").fit(series.X_clean[:100])
 
+
+
+# -- score(): realism and obedience in one number ------------------------------------
+
+
+def test_score_is_one_minus_the_condition_gap_and_twice_the_discriminative_score(fitted, series):
+    from sklearn_lstm_reshape._predict import predict_windows
+    from sklearn_lstm_reshape._windows import sliding_windows
+    from sklearn_lstm_reshape.metrics import condition_gap, discriminative_score
+
+    X = series.X_clean[300:]
+    reshaper = with_condition(fitted, lambda p: p + fitted.prediction_scale_)
+    real = sliding_windows(X, WINDOW)
+    predictions = predict_windows(fitted.model_, real, batch_size=256)
+    requested = predictions + fitted.prediction_scale_
+    generated, _ = reshaper.sample(len(real), condition=requested, random_state=0)
+    gap = condition_gap(
+        predict_windows(fitted.model_, generated, batch_size=256),
+        requested,
+        scale=fitted.prediction_scale_,
+    )[0]
+    realism = discriminative_score(real, generated, random_state=0)
+    assert reshaper.score(X) == pytest.approx(1 - gap - 2 * realism, abs=1e-6)
+    assert -1.5 < reshaper.score(X) <= 1
+
+
+def test_score_lets_a_grid_search_choose_the_generator(series, forecaster):
+    X = series.X_clean
+    search = GridSearchCV(
+        GenerativeReshaper(forecaster, window=WINDOW, units=4, epochs=2, random_state=0),
+        {"generator": ["cvae", "cgan"]},
+        cv=TimeSeriesSplit(2),
+        n_jobs=2,
+    ).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and search.best_params_["generator"] in ("cvae", "cgan")
+    assert search.best_score_ == scores.max()

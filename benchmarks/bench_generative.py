@@ -407,6 +407,12 @@ def quality_forecasts(quick, seed):
         )
     search = CounterfactualReshaper(model, target=lambda p: p + scale).fit(train)
     add("input-space search, windows, +1 sd", search.transform(real), requested)
+    series_search = CounterfactualReshaper(model, target=lambda p: p + scale).fit(X_train)
+    add(
+        "input-space search, the series, +1 sd",
+        sliding_windows(series_search.transform(X_test), window),
+        requested,
+    )
     nearest = nearest_windows(train, train_predictions, requested, scale)
     add("nearest training window, +1 sd", nearest, requested)
     add_real_baselines(add, real, train, rng)

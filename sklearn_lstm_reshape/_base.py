@@ -419,17 +419,23 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 X,
                 window=window,
                 units=self.units,
-                epochs=self.epochs,
+                epochs=epochs,
                 random_state=self.random_state,
                 verbose=self.verbose,
             )
 
-        key = _cache.default_model_key(X, window, self.units, self.epochs, self.random_state)
+        n_windows = len(X) - window + 1 if X.ndim == 2 else len(X)
+        epochs = self._training_epochs(n_windows)
+        key = _cache.default_model_key(X, window, self.units, epochs, self.random_state)
         if key is None:
             return train()
         # The cache shares weights, never the object: each estimator owns its
         # model, so fine-tuning one estimator's model_ leaves the others alone.
         return _copy(_cache.memoize(_cache.default_models, key, train))
+
+    def _training_epochs(self, n_windows):
+        """The epochs of every network fit trains on ``n_windows`` windows."""
+        return self.epochs
 
     def _resolve_window(self, X):
         """The window length to cut a 2-D series with (None for a panel).

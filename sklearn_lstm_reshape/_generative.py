@@ -22,6 +22,12 @@ REFINE_LEARNING_RATE = 0.05
 # Real windows score() compares with as many generated ones, at most: the
 # discriminative GRU's training time grows with them.
 MAX_SCORED_WINDOWS = 1000
+# epochs="auto": this many epochs, or more to make at least MIN_TRAINING_STEPS
+# batches. A generator learns by steps: 30 epochs of ItalyPowerDemand's 67
+# days are 60 batches, after which the GAN's days were told from real ones
+# with discriminative score 0.40, against 0.12 after 2,000 batches.
+AUTO_EPOCHS = 30
+MIN_TRAINING_STEPS = 2000
 
 
 @fill_doc
@@ -75,7 +81,15 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         This is what makes the decoder obey a requested condition; 0 trains
         a plain CVAE (or GAN). The model itself is never trained.
 
-    {{epochs default=30 network="CVAE"}}
+    epochs : int or "auto", default="auto"
+        Training epochs of every network ``fit`` trains: the default
+        forecaster when ``model=None``, and the generator. ``"auto"``: 30
+        epochs, or as many more as make 2,000 batches (``batch_size``
+        windows each) on a small data set, since a generator learns by
+        steps.
+
+        .. versionchanged:: 0.2
+           The default was 30.
 
     {{batch_size network="CVAE"}}
 
@@ -218,6 +232,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     _parameter_constraints: dict = {
         **WindowAutoencodingReshaper._parameter_constraints,
         "generator": [StrOptions({"cvae", "cgan"})],
+        "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "condition_weight": [Interval(Real, 0, None, closed="left")],
         "condition": [StrOptions({"prediction"}), Real, "array-like", callable],
@@ -246,7 +261,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         units=32,
         beta=1.0,
         condition_weight=1.0,
-        epochs=30,
+        epochs="auto",
         batch_size=64,
         condition="prediction",
         overlap="mean",
@@ -429,7 +444,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             units=self.units,
             predictor=self.model_,
             condition_weight=self.condition_weight,
-            epochs=self.epochs,
+            epochs=self._training_epochs(len(predictions)),
             batch_size=self.batch_size,
             random_state=self.random_state,
             verbose=self.verbose,
@@ -447,6 +462,12 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             rng = check_random_state(self.random_state)
             kept = np.sort(rng.choice(len(kept), MAX_TRAINING_CONDITIONS, replace=False))
         self.training_conditions_ = np.array(predictions[kept])
+
+    def _training_epochs(self, n_windows):
+        if self.epochs != "auto":
+            return self.epochs
+        batches = -(-n_windows // self.batch_size)
+        return max(AUTO_EPOCHS, -(-MIN_TRAINING_STEPS // batches))
 
     def _edit(self, X, predictions, details):
         requested = self._requested(predictions)

@@ -22,12 +22,13 @@ REFINE_LEARNING_RATE = 0.05
 # Real windows score() compares with as many generated ones, at most: the
 # discriminative GRU's training time grows with them.
 MAX_SCORED_WINDOWS = 1000
-# epochs="auto": this many epochs, or more to make at least MIN_TRAINING_STEPS
-# batches. A generator learns by steps: 30 epochs of ItalyPowerDemand's 67
-# days are 60 batches, after which the GAN's days were told from real ones
-# with discriminative score 0.40, against 0.12 after 2,000 batches.
+# epochs="auto": this many epochs; for the GAN, more if it takes that to make
+# MIN_GAN_STEPS batches. A GAN learns by steps: 30 epochs of ItalyPowerDemand's
+# 67 days are 60 batches, after which its days were told from real ones with
+# discriminative score 0.40, against 0.12 after 2,000 batches. The CVAE got
+# worse with as many (0.21 to 0.26, and its diversity fell from 1.1 to 0.4).
 AUTO_EPOCHS = 30
-MIN_TRAINING_STEPS = 2000
+MIN_GAN_STEPS = 2000
 
 
 @fill_doc
@@ -84,9 +85,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     epochs : int or "auto", default="auto"
         Training epochs of every network ``fit`` trains: the default
         forecaster when ``model=None``, and the generator. ``"auto"``: 30
-        epochs, or as many more as make 2,000 batches (``batch_size``
-        windows each) on a small data set, since a generator learns by
-        steps.
+        epochs; for the GAN, as many more as make 2,000 batches
+        (``batch_size`` windows each) on a small data set, since a GAN
+        learns by steps.
 
         .. versionchanged:: 0.2
            The default was 30.
@@ -466,8 +467,10 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     def _training_epochs(self, n_windows):
         if self.epochs != "auto":
             return self.epochs
+        if self.generator != "cgan":
+            return AUTO_EPOCHS
         batches = -(-n_windows // self.batch_size)
-        return max(AUTO_EPOCHS, -(-MIN_TRAINING_STEPS // batches))
+        return max(AUTO_EPOCHS, -(-MIN_GAN_STEPS // batches))
 
     def _edit(self, X, predictions, details):
         requested = self._requested(predictions)

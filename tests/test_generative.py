@@ -532,12 +532,13 @@ def test_score_lets_a_grid_search_choose_the_generator(series, forecaster):
     assert search.best_score_ == scores.max()
 
 
-def test_auto_epochs_train_a_small_data_set_for_at_least_2000_batches():
-    reshaper = GenerativeReshaper()
+def test_auto_epochs_train_the_gan_on_a_small_data_set_for_at_least_2000_batches():
+    reshaper = GenerativeReshaper(generator="cgan")
     assert reshaper.epochs == "auto"
     assert reshaper._training_epochs(67) == 1000  # two batches of 64 an epoch
     assert reshaper._training_epochs(1_077) == 118  # 17 batches an epoch
     assert reshaper._training_epochs(100_000) == 30
     assert reshaper.set_params(epochs=5)._training_epochs(67) == 5
+    assert GenerativeReshaper()._training_epochs(67) == 30  # the CVAE: 30
     with pytest.raises(ValueError, match="'epochs' parameter of GenerativeReshaper must be"):
         GenerativeReshaper(epochs="many").fit(np.zeros((50, 2)))

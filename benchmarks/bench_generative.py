@@ -321,7 +321,8 @@ GENERATORS = ("cvae", "cgan")
 
 def sines(n_samples, timesteps, n_features, seed):
     """TimeGAN's sines: per feature a sine of random frequency and phase in
-    [0, 0.1), scaled to [0, 1] (Yoon et al. 2019)."""
+    [0, 0.1), mapped by (x + 1) / 2 (Yoon et al. 2019): values in [0.5, 1],
+    which the scores take as given, as TimeGAN's do."""
     rng = np.random.RandomState(seed)
     frequency = rng.uniform(0, 0.1, (n_samples, 1, n_features))
     phase = rng.uniform(0, 0.1, (n_samples, 1, n_features))

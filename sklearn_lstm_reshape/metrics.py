@@ -287,7 +287,8 @@ def discriminative_score(
         ``"gru"``: TimeGAN's post-hoc classifier (Yoon et al. 2019), a
         one-layer Keras GRU with ``max(1, n_features // 2)`` units and a
         logistic output on its last state, trained by Adam on batches of 128
-        for ``iterations`` steps, on values min-max scaled by the real
+        for ``iterations`` steps. Values already in [0, 1] are taken as given,
+        as TimeGAN's data are; others are min-max scaled by the real
         windows' range per feature. ``"boosting"``: scikit-learn's
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on the
         flattened windows, which also sees the joint distribution of the
@@ -325,8 +326,7 @@ def discriminative_score(
         model.fit(train.reshape(len(train), -1), y_train)
         accuracy = model.score(test.reshape(len(test), -1), y_test)
     elif classifier == "gru":
-        low, high = _range(real)
-        train, test = (train - low) / high, (test - low) / high
+        train, test = _unit_scaled(real, train, test)
         model = _post_hoc_gru(real.shape[1:], 1, "sigmoid", rng)
         _fit_steps(model, train, y_train, "binary_crossentropy", iterations, rng)
         says_real = _keras_predict(model, test)[:, 0] > 0.5
@@ -343,8 +343,10 @@ def predictive_score(real, generated, *, iterations=5000, random_state=None):
     ``max(1, n_features // 2)`` units is trained on the generated windows to
     predict, at every timestep, the next value of the last feature from the
     other features up to then; its mean absolute error is then measured on
-    the real windows. Values are min-max scaled by the real windows' range per
-    feature, so the score is in units of that range. With one feature the
+    the real windows. Values already in [0, 1] are taken as given (TimeGAN
+    scales its data so when loading them, and its sines lie in [0.5, 1]);
+    others are min-max scaled by the real windows' range per feature, so the
+    score is in units of that range. With one feature the
     GRU predicts it from its own past values. Generated windows that keep the
     real ones' temporal dynamics give an error close to that of a GRU trained
     on real data.
@@ -364,15 +366,16 @@ def predictive_score(real, generated, *, iterations=5000, random_state=None):
     real, generated = _panel(real), _panel(generated)
     _check_like(real, generated)
     rng = check_random_state(random_state)
-    low, high = _range(real)
-    real, generated = (real - low) / high, (generated - low) / high
+    real, generated = _unit_scaled(real, real, generated)
     inputs = slice(None, -1) if real.shape[2] > 1 else slice(None)
 
     def split(windows):
         return windows[:, :-1, inputs], windows[:, 1:, -1:]
 
     X_generated, y_generated = split(generated)
-    model = _post_hoc_gru(X_generated.shape[1:], 1, "sigmoid", rng, sequences=True)
+    # TimeGAN's units: half of all the features, the predicted one included.
+    units = max(1, real.shape[2] // 2)
+    model = _post_hoc_gru(X_generated.shape[1:], 1, "sigmoid", rng, sequences=True, units=units)
     _fit_steps(model, X_generated, y_generated, "mean_absolute_error", iterations, rng)
     X_real, y_real = split(real)
     return float(np.mean(np.abs(_keras_predict(model, X_real) - y_real)))
@@ -521,21 +524,29 @@ def _check_like(real, generated):
         )
 
 
-def _range(real):
-    """The per-feature minimum and width of the real windows (a width of 0 counts as 1)."""
+def _unit_scaled(real, *arrays):
+    """``arrays`` as given when ``real`` lies in [0, 1] (TimeGAN's convention),
+    else min-max scaled by ``real``'s range per feature (a width of 0 counts as 1)."""
     rows = real.reshape(-1, real.shape[2])
-    low, width = rows.min(axis=0), np.ptp(rows, axis=0)
-    return low, np.where(width > 0, width, 1.0)
+    low, high = rows.min(axis=0), rows.max(axis=0)
+    if low.min() >= 0 and high.max() <= 1:
+        return arrays
+    width = high - low
+    width = np.where(width > 0, width, 1.0)
+    return tuple((values - low) / width for values in arrays)
 
 
-def _post_hoc_gru(input_shape, n_outputs, activation, rng, sequences=False):
-    """TimeGAN's post-hoc network: a GRU of half the features' units and a dense output."""
+def _post_hoc_gru(input_shape, n_outputs, activation, rng, sequences=False, units=None):
+    """TimeGAN's post-hoc network: a GRU of half the features' units (or
+    ``units``) and a dense output."""
     from . import _keras
 
     keras = _keras.import_keras()
     with _keras.seeded(int(rng.randint(2**31 - 1))):
         inputs = keras.Input(input_shape)
-        hidden = keras.layers.GRU(max(1, input_shape[-1] // 2), return_sequences=sequences)(inputs)
+        if units is None:
+            units = max(1, input_shape[-1] // 2)
+        hidden = keras.layers.GRU(units, return_sequences=sequences)(inputs)
         outputs = keras.layers.Dense(n_outputs, activation=activation)(hidden)
         return keras.Model(inputs, outputs)
 

@@ -246,7 +246,7 @@ def test_a_model_that_cannot_be_copied_needs_condition_weight_and_refine_steps_z
     gen = GenerativeReshaper(model, window=WINDOW, latent_dim=2, units=4, epochs=1)
     with pytest.raises(ValueError, match="or pass condition_weight=0 to train without"):
         gen.fit(X)
-    gen.set_params(condition_weight=0.0).fit(X)
+    gen.set_params(condition_weight=0.0, condition=lambda p: p + 1.0).fit(X)
     with pytest.raises(ValueError, match="or pass refine_steps=0 to return the decoded windows"):
         gen.transform(X)
     assert gen.set_params(refine_steps=0).transform(X).shape == X.shape

@@ -83,3 +83,16 @@ def test_windows_of_different_shapes_are_refused():
 def test_an_unknown_classifier_is_refused():
     with pytest.raises(ValueError, match="classifier must be 'gru' or 'boosting'; got 'svm'"):
         discriminative_score(_coupled(20, 0), _coupled(20, 1), classifier="svm")
+
+
+def test_data_in_the_unit_interval_are_scored_as_given_as_timegan_does():
+    from sklearn_lstm_reshape.metrics import _unit_scaled
+
+    rng = np.random.RandomState(0)
+    sines_like = 0.5 + 0.5 * rng.uniform(size=(20, 6, 2))  # [0.5, 1], as TimeGAN's sines
+    (same,) = _unit_scaled(sines_like, sines_like)
+    assert same is sines_like
+    raw = 10 + 5 * rng.normal(size=(20, 6, 2))
+    (scaled,) = _unit_scaled(raw, raw)
+    np.testing.assert_allclose(scaled.reshape(-1, 2).min(axis=0), 0)
+    np.testing.assert_allclose(scaled.reshape(-1, 2).max(axis=0), 1)

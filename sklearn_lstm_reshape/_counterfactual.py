@@ -20,7 +20,7 @@ import numpy as np
 from . import _keras, metrics
 from ._base import DEFAULT_WINDOW, BaseReshaper, _short, moved
 from ._latent import LatentReshaper, _scale
-from ._optimize import Objective, optimize_toward, search_series
+from ._optimize import Objective, engine_targets, optimize_toward, search_series
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Interval, StrOptions
 
@@ -437,10 +437,7 @@ class CounterfactualReshaper(BaseReshaper):
         return metrics.reached_target(predictions, targets, min_probability=self.min_probability)
 
     def _search_targets(self, targets):
-        """Targets as the search engine takes them (a classifier's one-hot)."""
-        if self.classes_ is None:
-            return np.asarray(targets, np.float32)
-        return np.eye(len(self.classes_), dtype=np.float32)[targets]
+        return engine_targets(targets, None if self.classes_ is None else len(self.classes_))
 
     def _objective(self, keep, plausibility=0.0):
         classes = self.classes_ is not None

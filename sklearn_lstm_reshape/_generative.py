@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _keras, metrics
 from ._base import DEPRECATED, WindowAutoencodingReshaper, moved
 from ._latent import _scale
-from ._optimize import Objective, optimize_toward, search_series
+from ._optimize import Objective, engine_targets, optimize_toward, search_series
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
@@ -297,6 +297,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         self.verbose = verbose
         self.random_state = random_state
 
+    @fill_doc
     def score(self, X, y=None):
         """How real and how on-condition generated windows are: higher is better.
 
@@ -320,9 +321,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         Parameters
         ----------
-        X : array-like of shape (n_timesteps, n_features) or (n_sequences, timesteps, n_features)
-            One series, or a panel of sequences, shaped like the data seen in
-            ``fit``.
+        {{X}}
         y : None
             Ignored.
 
@@ -496,7 +495,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         X_new = moved(X, rows[0]) if edits else rows[0]  # rows[0]: the change, when editing
         if X.ndim == 3:
             X_new = self._refined(X_new, requested).astype(X.dtype, copy=False)
-        elif not np.array_equal(requested, predictions):
+        elif requested is not predictions and not np.array_equal(requested, predictions):
             # Not a regeneration: a series whose every window must meet the
             # forecast X gives is pinned back to X (measured: a regeneration
             # 0.57 from X came back to within 0.04 of it).
@@ -614,9 +613,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         return metrics.predicted_class(flat)
 
     def _engine_targets(self, targets):
-        if self.classes_ is None:
-            return targets
-        return np.eye(len(self.classes_), dtype=np.float32)[targets]
+        return engine_targets(targets, None if self.classes_ is None else len(self.classes_))
 
     def _on_condition(self, outputs, targets):
         if self.classes_ is None:

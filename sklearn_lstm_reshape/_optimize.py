@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _cache, _keras
+from ._windows import sliding_windows
 
 # Steps between two checks whether every point has reached its target.
 CHECK_EVERY = 10
@@ -254,8 +255,6 @@ def search_series(series, targets, *, window, predict, reached, search):
     reached : ndarray of bool, shape (n_windows,)
         Whether each window meets its target in the edited series.
     """
-    from ._windows import sliding_windows
-
     n_windows = len(targets)
     done = np.empty(n_windows, bool)
     block = min(SEARCH_BATCH_SIZE, n_windows)
@@ -278,6 +277,14 @@ def search_series(series, targets, *, window, predict, reached, search):
             done[first:last] = reached(predict(sliding_windows(series[span], window)), aims)
         written = span.stop
     return done
+
+
+def engine_targets(targets, n_classes=None):
+    """Targets as the search takes them: numbers as float32, or class
+    indices (with ``n_classes``) one-hot."""
+    if n_classes is None:
+        return np.asarray(targets, np.float32)
+    return np.eye(n_classes, dtype=np.float32)[targets]
 
 
 def _padded(values, size):

@@ -773,7 +773,6 @@ def train_cgan(
     window_stats = _safe_stats(windows.reshape(-1, windows.shape[-1]))
     condition_stats = _safe_stats(conditions)
     closed_loop = predictor is not None and condition_weight > 0
-    keras = _keras.import_keras()
     with _keras.seeded(_keras.seed_from(random_state)):
         generator, discriminator = _cgan_networks(
             (*windows.shape[1:], conditions.shape[1]),
@@ -790,23 +789,27 @@ def train_cgan(
             condition_weight=condition_weight,
             condition_std=np.sqrt(condition_stats[1]),
         )
-        # beta_1 = 0.5, as GANs are usually trained: less momentum carried
-        # across the turns of the game.
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
-        trainer.fit(
+        _train(
+            trainer,
             [windows, conditions],
-            np.zeros(len(windows), np.float32),
+            np.zeros(len(windows), np.float32),  # the loss reads no targets
+            learning_rate=learning_rate,
             batch_size=batch_size,
             epochs=epochs,
-            shuffle=True,
-            verbose={0: 0, 1: 2}.get(verbose, 1),
+            verbose=verbose,
+            # As GANs are usually trained: less momentum carried across the
+            # turns of the game.
+            beta_1=0.5,
         )
     return generator, discriminator
 
 
-def _train(model, inputs, targets, *, learning_rate, batch_size, epochs, verbose, loss=None):
+def _train(
+    model, inputs, targets, *, learning_rate, batch_size, epochs, verbose, loss=None, beta_1=0.9
+):
     """Compile ``model`` with Adam and fit it on shuffled batches."""
-    model.compile(optimizer=_keras.import_keras().optimizers.Adam(learning_rate), loss=loss)
+    adam = _keras.import_keras().optimizers.Adam(learning_rate, beta_1=beta_1)
+    model.compile(optimizer=adam, loss=loss)
     model.fit(
         inputs,
         targets,

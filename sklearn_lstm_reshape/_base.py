@@ -207,7 +207,11 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         low, high = self._training_range
         margin = (high - low) * FAR_OUTSIDE_MARGIN
         rows = X.reshape(-1, X.shape[-1])
-        far = ((rows < low - margin) | (rows > high + margin)).mean(axis=0)
+        n_far = sum(
+            np.count_nonzero((block < low - margin) | (block > high + margin), axis=0)
+            for block in _row_blocks(rows)
+        )
+        far = n_far / len(rows)
         features = np.flatnonzero(far > FAR_OUTSIDE_SHARE)
         if not len(features):
             return
@@ -238,18 +242,18 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 f"{X.dtype}; expected a new array of shape {expected} and dtype "
                 f"{X.dtype}. This is a bug: please report it."
             )
-        if not self._may_return_nan():
+        # X itself is finite: validation refuses NaN and inf.
+        if not self._may_return_nan() and not _all_finite(X_new):
             finite = np.isfinite(X_new)
-            if not finite.all():  # X itself is finite: validation refuses NaN and inf
-                rows = np.unique(np.nonzero(~finite)[0])
-                raise ValueError(
-                    f"{type(self).__name__} produced {np.count_nonzero(~finite)} "
-                    f"non-finite value(s) from finite X (in rows "
-                    f"{', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''}): "
-                    f"the networks overflowed float32 on values as large as "
-                    f"{np.abs(X).max():.3g}, far outside the data seen in fit. Scale X "
-                    f"like the training data, or clip such values, before transform."
-                )
+            rows = np.unique(np.nonzero(~finite)[0])
+            raise ValueError(
+                f"{type(self).__name__} produced {np.count_nonzero(~finite)} "
+                f"non-finite value(s) from finite X (in rows "
+                f"{', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''}): "
+                f"the networks overflowed float32 on values as large as "
+                f"{np.abs(X).max():.3g}, far outside the data seen in fit. Scale X "
+                f"like the training data, or clip such values, before transform."
+            )
         return X_new
 
     def _fit_time_params(self):
@@ -706,6 +710,21 @@ def _refuse_fill_values(X):
             f"The networks cannot be trained on it. Replace such values before fit "
             f"(for example mark them NaN and interpolate)."
         )
+
+
+# Rows per block of the whole-series checks: their boolean temporaries stay
+# small beside X (a 1,000,000 x 4 series would need 4 MiB per comparison).
+ROW_BLOCK = 2**16
+
+
+def _row_blocks(rows):
+    """``rows`` in consecutive blocks of ROW_BLOCK rows (views)."""
+    return (rows[start : start + ROW_BLOCK] for start in range(0, len(rows), ROW_BLOCK))
+
+
+def _all_finite(X):
+    """Whether every value of X is finite, checked block by block."""
+    return all(np.isfinite(block).all() for block in _row_blocks(X.reshape(-1, X.shape[-1])))
 
 
 def moved(values, change):

@@ -662,10 +662,20 @@ class CounterfactualReshaper(BaseReshaper):
         predictions = _flat(predictions)
         window = self.window_
         requested = self._requested_windows(len(X))
-        targets = self._targets(predictions)
-        if not requested.all():
-            held = predictions if self.classes_ is None else metrics.predicted_class(predictions)
-            targets = np.where(_column(requested, targets), targets, held)
+        # The default targets (each window's own prediction moved) are made
+        # block by block: a series' worth is as large as its predictions. A
+        # given target is resolved at once: a callable sees every prediction,
+        # an array has one target per window (a number is a broadcast view).
+        given = None if self.target is None else self._targets(predictions)
+
+        def targets(first, last):
+            own = predictions[first:last]
+            aims = self._targets(own) if given is None else given[first:last]
+            asked = requested[first:last]
+            if asked.all():
+                return aims
+            held = own if self.classes_ is None else metrics.predicted_class(own)
+            return np.where(_column(asked, aims), aims, held)
 
         def search(rows, block_targets, mask):
             where = dict(mask=mask, series_window=window)
@@ -686,7 +696,8 @@ class CounterfactualReshaper(BaseReshaper):
 
         X_new = np.array(X)
         if self.steps == 0:
-            return X_new, requested, self._reached(predictions, targets)[requested]
+            reached = self._reached(predictions, targets(0, len(predictions)))
+            return X_new, requested, reached[requested]
         reached = search_series(
             X_new,
             targets,

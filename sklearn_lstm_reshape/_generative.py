@@ -596,7 +596,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         search_series(
             series,
-            targets,
+            lambda first, last: targets[first:last],
             window=window,
             predict=predict,
             reached=self._on_condition,

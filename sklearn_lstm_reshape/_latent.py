@@ -310,7 +310,8 @@ class LatentReshaper(WindowAutoencodingReshaper):
         return self.window or DEFAULT_WINDOW
 
     def _needs_predictions(self):
-        return self.edit == "optimize" or callable(self.edit)
+        # A fixed target needs no prediction of X: the search predicts as it goes.
+        return (self.edit == "optimize" and callable(self.target)) or callable(self.edit)
 
     def _fit_strategy(self, X, predictions):
         windows = self._windows(X)
@@ -336,6 +337,9 @@ class LatentReshaper(WindowAutoencodingReshaper):
         normal = self._batch_normal(len(windows)) if self.edit == "noise" else None
         reached, distance = [], 0.0
         long_input = len(windows) > SEARCH_BATCH_SIZE
+        # One target for every window, as report() measures it: a callable
+        # sees all the predictions at once, not one batch of them.
+        targets = self._search_targets(predictions, windows) if self.edit == "optimize" else None
 
         def rewrite(start, stop):
             nonlocal distance
@@ -347,7 +351,9 @@ class LatentReshaper(WindowAutoencodingReshaper):
                 decoded = self._decode(codes)
                 distance += float(np.abs(decoded - batch).sum())
             if in_input_space:
-                moves, batch_reached = self._search(batch, own, long_input=long_input)
+                moves, batch_reached = self._search(
+                    batch, targets[start:stop], long_input=long_input
+                )
                 reached.append(batch_reached)
                 # Moves are added to X's own values: what the search left alone
                 # comes back bit for bit.
@@ -358,7 +364,9 @@ class LatentReshaper(WindowAutoencodingReshaper):
                 decoded = self._decode(codes)
             if self.edit == "optimize":
                 offset = batch - decoded if edits_X else None
-                moves, batch_reached = self._search(codes, own, offset, long_input=long_input)
+                moves, batch_reached = self._search(
+                    codes, targets[start:stop], offset, long_input=long_input
+                )
                 reached.append(batch_reached)
                 new_codes = codes + moves
             else:
@@ -395,7 +403,7 @@ class LatentReshaper(WindowAutoencodingReshaper):
         before, after = self._predict(X), self._predict(X_new)
         report["predictions_before"], report["predictions_after"] = before, after
         if self.edit == "optimize":
-            target = self._flat(self._broadcast_request(self.target, before, "target"))
+            target = self._search_targets(before)
             report["validity_before"] = float(self._reached(self._flat(before), target).mean())
             report["validity"] = float(self._reached(self._flat(after), target).mean())
             report["target_gap_before"] = float(np.mean(np.abs(self._flat(before) - target)))
@@ -519,10 +527,17 @@ class LatentReshaper(WindowAutoencodingReshaper):
             )
         return edited
 
-    def _search(self, start, predictions, offset=None, *, long_input):
-        """Search from ``start`` (codes, or the windows themselves) toward the
-        target; ``long_input``: ``start`` is one part of many."""
-        target = self._flat(self._broadcast_request(self.target, predictions, "target"))
+    def _search_targets(self, predictions, windows=None):
+        """The flattened target of every window; without ``predictions`` (a
+        target that is not a callable of them), of every one of ``windows``."""
+        if predictions is None:  # only their shape matters: a broadcast view
+            one = _keras.model_output_shape(self.model_, windows.shape[1:])
+            predictions = np.broadcast_to(np.float32(0), (len(windows), *one))
+        return self._flat(self._broadcast_request(self.target, predictions, "target"))
+
+    def _search(self, start, target, offset=None, *, long_input):
+        """Search from ``start`` (codes, or the windows themselves) toward
+        ``target``; ``long_input``: ``start`` is one part of many."""
         in_latent_space = self.space == "latent"
         moves, reached = optimize_toward(
             self.model_,

@@ -230,16 +230,18 @@ def search_series(series, targets, *, window, predict, reached, search):
     ``series_window``), so that what is searched is the series returned. The
     last block ends with the series (overlapping the one before), so that
     every block has the size of a search already compiled; rows written by an
-    earlier block stay as it left them. Besides ``series`` and ``targets``,
-    only a block's arrays are held.
+    earlier block stay as it left them. Besides ``series``, only a block's
+    arrays are held.
 
     Parameters
     ----------
     series : ndarray of shape (n_rows, n_features)
         Edited in place; rows the searches leave unchanged keep their values
         bit for bit.
-    targets : ndarray of shape (n_rows - window + 1, ...)
-        Each window's target, as ``reached`` and ``search`` take it.
+    targets : callable
+        ``targets(first, last) -> array``: the targets of windows ``first``
+        to ``last - 1``, as ``reached`` and ``search`` take them (made block
+        by block, so that a series' targets need not be held at once).
     window : int
     predict : callable
         ``predict(windows) -> outputs``.
@@ -255,7 +257,7 @@ def search_series(series, targets, *, window, predict, reached, search):
     reached : ndarray of bool, shape (n_windows,)
         Whether each window meets its target in the edited series.
     """
-    n_windows = len(targets)
+    n_windows = len(series) - window + 1
     done = np.empty(n_windows, bool)
     block = min(SEARCH_BATCH_SIZE, n_windows)
     firsts = list(range(0, n_windows - block + 1, block))
@@ -265,7 +267,7 @@ def search_series(series, targets, *, window, predict, reached, search):
     for first in firsts:
         last = first + block
         span = slice(first, last + window - 1)
-        aims = targets[first:last]
+        aims = targets(first, last)
         done[first:last] = reached(predict(sliding_windows(series[span], window)), aims)
         if not done[first:last].all():
             rows = np.asarray(series[span], np.float32)[None]

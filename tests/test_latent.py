@@ -11,7 +11,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 
-from sklearn_lstm_reshape import LatentReshaper
+from sklearn_lstm_reshape import LatentReshaper, _base
 from sklearn_lstm_reshape._windows import sliding_windows
 
 from .conftest import N_FEATURES, WINDOW, model_weights
@@ -122,6 +122,22 @@ def test_windows_already_at_the_target_are_left_as_they_are(fitted_panel, panel)
     X = panel[80:]
     same = edited(fitted_panel, edit="optimize", target=lambda p: p, space="input")
     np.testing.assert_array_equal(same.transform(X), X)
+
+
+def test_a_callable_target_sees_every_prediction_at_once(fitted, series, monkeypatch):
+    # Batches of 32 windows: the series is rewritten in several. The target is
+    # still asked once, of all the predictions, as report() measures it (a
+    # target like p + p.std() would differ from batch to batch).
+    monkeypatch.setattr(_base, "REWRITE_TIMESTEPS", 1)
+    X = series.X_clean[300:]
+    asked = []
+
+    def higher(predictions):
+        asked.append(len(predictions))
+        return predictions + 0.3
+
+    edited(fitted, edit="optimize", target=higher, steps=2, predict_batch_size=32).transform(X)
+    assert asked == [len(X) - WINDOW + 1]
 
 
 def test_proximity_trades_validity_for_closeness(fitted_panel, panel):

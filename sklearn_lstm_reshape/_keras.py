@@ -31,6 +31,8 @@ _BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
 
 _import_lock = threading.Lock()
 _seeded_lock = threading.RLock()
+# The seed of the seeded block the current thread is in (see shuffled_order).
+_active_seed = threading.local()
 
 
 def _backend_is_installed(name):
@@ -158,12 +160,21 @@ def seeded(random_state):
     random state alone, as scikit-learn does). Seeded blocks take turns
     across threads: NumPy's and Python's generators are global, so two
     trainings at once would draw from each other's sequence.
+
+    A thread outside any seeded block may still draw from those global
+    generators meanwhile (a dask worker's own threads do): the seeds Keras
+    draws for its layers' initialisers then come from a generator of the
+    block's own, and training shuffles by :func:`shuffled_order`, so that a
+    seeded training is the same whatever other threads do (measured: one
+    thread drawing from ``random`` or ``np.random`` while a default model
+    trained gave other weights on every run).
     """
     if random_state is None:
         yield
         return
     keras = import_keras()
     from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
 
     with _seeded_lock:
         saved_keras = {
@@ -179,9 +190,19 @@ def seeded(random_state):
 
             saved_torch = torch.random.get_rng_state()
         keras.utils.set_random_seed(int(random_state))
+        # Keras draws the seed of every initialiser and seed generator made
+        # without one from Python's global generator (``make_default_seed``).
+        saved_python_random = getattr(seed_generator, "python_random", None)
+        if saved_python_random is not None:
+            seed_generator.python_random = random.Random(int(random_state))
+        outer_seed = getattr(_active_seed, "value", None)
+        _active_seed.value = int(random_state)
         try:
             yield
         finally:
+            _active_seed.value = outer_seed
+            if saved_python_random is not None:
+                seed_generator.python_random = saved_python_random
             for name, value in saved_keras.items():
                 global_state.set_global_attribute(name, value)
             random.setstate(saved_python)
@@ -190,6 +211,17 @@ def seeded(random_state):
                 import torch
 
                 torch.random.set_rng_state(saved_torch)
+
+
+def shuffled_order(n_samples, n_epochs):
+    """The order of the samples in each epoch of a training: drawn from a
+    generator of the enclosing :func:`seeded` block's seed (not NumPy's
+    global one, which other threads may draw from), or unseeded outside one.
+
+    Returns an int array of shape (n_epochs, n_samples).
+    """
+    rng = np.random.default_rng(getattr(_active_seed, "value", None))
+    return np.stack([rng.permutation(n_samples) for _ in range(n_epochs)])
 
 
 def seed_from(random_state):

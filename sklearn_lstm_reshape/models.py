@@ -807,17 +807,24 @@ def train_cgan(
 def _train(
     model, inputs, targets, *, learning_rate, batch_size, epochs, verbose, loss=None, beta_1=0.9
 ):
-    """Compile ``model`` with Adam and fit it on shuffled batches."""
+    """Compile ``model`` with Adam and fit it on shuffled batches.
+
+    Each epoch's order comes from :func:`_keras.shuffled_order`: Keras's own
+    shuffle draws from NumPy's global generator, which other threads share.
+    """
     adam = _keras.import_keras().optimizers.Adam(learning_rate, beta_1=beta_1)
     model.compile(optimizer=adam, loss=loss)
-    model.fit(
-        inputs,
-        targets,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        verbose={0: 0, 1: 2}.get(verbose, 1),
-    )
+    several = isinstance(inputs, list | tuple)
+    for epoch, order in enumerate(_keras.shuffled_order(len(targets), epochs)):
+        model.fit(
+            [x[order] for x in inputs] if several else inputs[order],
+            targets[order],
+            batch_size=batch_size,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            shuffle=False,
+            verbose={0: 0, 1: 2}.get(verbose, 1),
+        )
 
 
 def _standardised(values, mean, variance):

@@ -1,6 +1,7 @@
 """What a hostile or careless caller does: threads, parameters changed after
 fit, data far from the training data, huge values, broken model files."""
 
+import random
 import re
 import threading
 import tracemalloc
@@ -19,7 +20,7 @@ from sklearn_lstm_reshape import (
     clear_cache,
 )
 
-from .conftest import WINDOW
+from .conftest import WINDOW, model_weights
 
 TINY = dict(units=4, epochs=1, random_state=0)
 CODED = dict(latent_dim=2, **TINY)
@@ -81,6 +82,33 @@ def test_threads_fitting_clones_that_share_a_frozen_model(series, forecaster):
     assert errors == []
     for result in results:
         np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("generator", ["random", "numpy"])
+def test_a_seeded_training_is_the_same_while_another_thread_draws_random_numbers(series, generator):
+    # A dask worker's own threads draw from Python's and NumPy's global
+    # generators while a task trains: the seeds of Keras's initialisers and
+    # the shuffle of the epochs must not come from there.
+    X = series.X[:200]
+    reshaper = ThresholdReshaper(None, random_state=0)
+    expected = model_weights(clone(reshaper).fit(X).model_)
+    draw = random.random if generator == "random" else np.random.random
+    stop = threading.Event()
+
+    def keep_drawing():
+        while not stop.is_set():
+            draw()
+
+    drawing = threading.Thread(target=keep_drawing)
+    drawing.start()
+    try:
+        clear_cache()  # a model trained again, not found in the cache
+        weights = model_weights(clone(reshaper).fit(X).model_)
+    finally:
+        stop.set()
+        drawing.join()
+    for got, want in zip(weights, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 # -- parameters changed after fit ----------------------------------------------------

@@ -1,0 +1,58 @@
+"""Grid searches on a dask.distributed cluster of worker processes.
+
+These start a LocalCluster (a few seconds); deselect them with -m 'not dask'.
+"""
+
+import joblib
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+
+from sklearn_lstm_reshape import ThresholdReshaper
+
+pytestmark = pytest.mark.dask
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two worker processes of one thread each, started by spawn (dask's
+    default): a worker never inherits a process that has initialised JAX."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def searched(pipe, grid, X, y, *, on_dask):
+    search = GridSearchCV(pipe, grid, cv=TimeSeriesSplit(2))
+    if not on_dask:
+        return search.fit(X, y)
+    with joblib.parallel_config(backend="dask"):
+        return search.fit(X, y)
+
+
+@pytest.mark.parametrize("given_model", [True, False], ids=["frozen model", "default model"])
+def test_a_grid_search_on_a_cluster_finds_what_one_process_finds(
+    client, series, forecaster, given_model
+):
+    X, y = series.X, series.X[:, 0]
+    reshaper = ThresholdReshaper(forecaster if given_model else None, random_state=0)
+    pipe = make_pipeline(reshaper, Ridge())
+    grid = {
+        "thresholdreshaper__action": ["interpolate", "forecast"],
+        "thresholdreshaper__contamination": [0.01, 0.05],
+    }
+    local, distributed = (searched(pipe, grid, X, y, on_dask=d) for d in (False, True))
+    assert distributed.best_params_ == local.best_params_
+    # A worker of one thread may sum in another order than this process: the
+    # scores agree to float32 rounding (measured: exactly, on this data).
+    np.testing.assert_allclose(
+        distributed.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-5
+    )
+    assert len(client.scheduler_info()["workers"]) == 2

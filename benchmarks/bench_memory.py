@@ -38,6 +38,8 @@ WINDOW = 24
 FIT_ROWS = 20_000
 GOAL = 4.0
 REPEATS = 3
+# The networks the estimators train in fit: small, since only transform is measured.
+SMALL_NETWORKS = dict(latent_dim=8, units=16, epochs=1, random_state=0)
 
 CONFIGURATIONS = {
     "ThresholdReshaper, action='forecast'": (
@@ -46,39 +48,23 @@ CONFIGURATIONS = {
     ),
     "GenerativeReshaper, a request, mode='edit' (5 refinement steps)": (
         "GenerativeReshaper",
-        dict(
-            condition=0.5,
-            mode="edit",
-            refine_steps=5,
-            latent_dim=8,
-            units=16,
-            epochs=1,
-            random_state=0,
-        ),
+        dict(condition=0.5, mode="edit", refine_steps=5, **SMALL_NETWORKS),
     ),
     "GenerativeReshaper, regeneration, stochastic=True": (
         "GenerativeReshaper",
-        dict(mode="regenerate", stochastic=True, latent_dim=8, units=16, epochs=1, random_state=0),
+        dict(mode="regenerate", stochastic=True, **SMALL_NETWORKS),
     ),
     "LatentReshaper, edit='noise'": (
         "LatentReshaper",
-        dict(edit="noise", latent_dim=8, units=16, epochs=1, random_state=0),
+        dict(edit="noise", **SMALL_NETWORKS),
     ),
     "LatentReshaper, edit='shift', mode='edit'": (
         "LatentReshaper",
-        dict(edit="shift", mode="edit", latent_dim=8, units=16, epochs=1, random_state=0),
+        dict(edit="shift", mode="edit", **SMALL_NETWORKS),
     ),
     "LatentReshaper, edit='optimize' (5 steps)": (
         "LatentReshaper",
-        dict(
-            edit="optimize",
-            target=0.5,
-            steps=5,
-            latent_dim=8,
-            units=16,
-            epochs=1,
-            random_state=0,
-        ),
+        dict(edit="optimize", target=0.5, steps=5, **SMALL_NETWORKS),
     ),
     "CounterfactualReshaper, every forecast +1 sd (5 steps)": (
         "CounterfactualReshaper",

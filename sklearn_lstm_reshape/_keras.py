@@ -218,10 +218,12 @@ def shuffled_order(n_samples, n_epochs):
     generator of the enclosing :func:`seeded` block's seed (not NumPy's
     global one, which other threads may draw from), or unseeded outside one.
 
-    Returns an int array of shape (n_epochs, n_samples).
+    Yields one int array of shape (n_samples,) per epoch, drawn as it is
+    needed (all epochs at once would be n_epochs times the samples).
     """
     rng = np.random.default_rng(getattr(_active_seed, "value", None))
-    return np.stack([rng.permutation(n_samples) for _ in range(n_epochs)])
+    for _ in range(n_epochs):
+        yield rng.permutation(n_samples)
 
 
 def seed_from(random_state):

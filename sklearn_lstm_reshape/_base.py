@@ -616,6 +616,11 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         names = _check_feature_names_in(self, input_features)
         return np.concatenate([names, np.asarray(self._added_names(names), dtype=object)])
 
+    def __getstate__(self):
+        # Each Keras model is saved under its lock: another thread may be
+        # predicting with it, and Keras empties its variables meanwhile.
+        return _keras.saved_under_lock(dict(super().__getstate__()))
+
     def __sklearn_clone__(self):
         # The default clone deep-copies every parameter; wrapped Keras models
         # are frozen, so clones share them instead of copying them per candidate.

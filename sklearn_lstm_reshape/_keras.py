@@ -292,6 +292,40 @@ def model_lock(model):
         return lock
 
 
+class _SavedUnderLock:
+    """A Keras model's pickled form, taken while no other thread is in the model.
+
+    Keras empties a model's variables while it predicts or trains, and
+    pickling saves them: a model pickled by one thread while another predicts
+    (a dask worker sending an estimator to another worker while it transforms
+    a chunk) fails with ``'NoneType' object is not callable``. Unpickles as
+    the model itself.
+    """
+
+    def __init__(self, model):
+        with model_lock(model):
+            self._reduced = model.__reduce__()
+
+    def __reduce__(self):
+        return self._reduced
+
+
+def saved_under_lock(value, memo=None):
+    """``value`` with every Keras model in it (in dicts, lists and tuples too)
+    replaced by its pickled form taken under the model's lock; a model met
+    twice is saved once, so it unpickles as one object."""
+    memo = {} if memo is None else memo
+    if is_keras_model(value):
+        if id(value) not in memo:
+            memo[id(value)] = _SavedUnderLock(value)
+        return memo[id(value)]
+    if isinstance(value, dict):
+        return {key: saved_under_lock(item, memo) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(saved_under_lock(item, memo) for item in value)
+    return value
+
+
 def weight_stamps(model):
     """One ``(object, version)`` pair per weight that changes when the weight is
     assigned, read without copying any weight; None when the backend has none.

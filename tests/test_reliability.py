@@ -1,6 +1,7 @@
 """What a hostile or careless caller does: threads, parameters changed after
 fit, data far from the training data, huge values, broken model files."""
 
+import pickle
 import random
 import re
 import threading
@@ -17,6 +18,7 @@ from sklearn_lstm_reshape import (
     GenerativeReshaper,
     LatentReshaper,
     ThresholdReshaper,
+    _keras,
     clear_cache,
 )
 
@@ -82,6 +84,37 @@ def test_threads_fitting_clones_that_share_a_frozen_model(series, forecaster):
     assert errors == []
     for result in results:
         np.testing.assert_array_equal(result, expected)
+
+
+def test_pickling_waits_while_another_thread_is_inside_the_model(series, forecaster):
+    # Keras empties a model's variables while it predicts, so a model pickled
+    # meanwhile (a dask worker sending the estimator to another worker while
+    # it transforms a chunk) failed with "'NoneType' object is not callable".
+    reshaper = LatentReshaper(forecaster, edit="shift", **CODED).fit(series.X[:200])
+    inside, leave = threading.Event(), threading.Event()
+
+    def predicting():
+        with _keras.model_lock(forecaster):
+            inside.set()
+            leave.wait(30)
+
+    holder = threading.Thread(target=predicting)
+    holder.start()
+    inside.wait(30)
+    pickled = []
+    pickler = threading.Thread(target=lambda: pickled.append(pickle.dumps(reshaper)))
+    pickler.start()
+    pickler.join(0.5)
+    waited = not pickled
+    leave.set()
+    holder.join()
+    pickler.join()
+    assert waited
+    restored = pickle.loads(pickled[0])
+    assert restored.model is restored.model_  # one model, as before pickling
+    np.testing.assert_array_equal(
+        restored.transform(series.X[200:]), reshaper.transform(series.X[200:])
+    )
 
 
 @pytest.mark.parametrize("generator", ["random", "numpy"])

@@ -7,6 +7,8 @@ by (model, data, window): grid candidates that change only what happens
 *after* the prediction (a threshold, an action) do not run the model again.
 """
 
+import contextlib
+import contextvars
 import sys
 
 import numpy as np
@@ -29,6 +31,24 @@ _MIN_BATCH = 32
 # bound, not the input chunk, sets transform's memory: 131,072 steps of 64
 # units are 32 MiB. Windows of up to 32 steps keep the full default batch.
 _MAX_BATCH_TIMESTEPS = 2**17
+
+
+# The number of windows of the whole input a forward pass belongs to, when it
+# is run on part of them (a batch of a rewrite, a chunk of a dask array). See
+# predict_windows: it sets the batch size, so that a window is predicted at
+# the same batch size however its input is cut.
+_input_windows = contextvars.ContextVar("input_windows", default=None)
+
+
+@contextlib.contextmanager
+def windows_of_input(n_windows):
+    """Forward passes run inside are parts of an input of ``n_windows``
+    windows (unless an enclosing context said so already)."""
+    token = _input_windows.set(_input_windows.get() or n_windows)
+    try:
+        yield
+    finally:
+        _input_windows.reset(token)
 
 
 def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
@@ -57,23 +77,32 @@ def predict(model, X, window=None, *, batch_size=4096, verbose=0, label=""):
 
     def compute():
         windows = sliding_windows(X, window) if X.ndim == 2 else X
-        predictions = predict_windows(
-            model, windows, batch_size=batch_size, verbose=verbose, label=label
-        )
+        with windows_of_input(len(windows)):
+            predictions = predict_windows(
+                model, windows, batch_size=batch_size, verbose=verbose, label=label
+            )
         predictions.flags.writeable = False
         return predictions
 
+    if not _cache.caching_predictions():
+        return compute()  # a chunk of a dask array: seen once, not worth a digest
     return _cache.memoize(
         _cache.predictions, _cache.prediction_key(model, X, window, batch_size), compute
     )
 
 
-def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, label=""):
+def predict_windows(
+    model, windows, *extra_inputs, batch_size=4096, fixed_batch=False, verbose=0, label=""
+):
     """Run ``model`` over an array (or view) of windows, in bounded memory.
 
-    Every call Keras sees has the same batch size for a given input length
-    class, so JAX and TensorFlow compile the forward pass once per model
-    instead of once per distinct remainder: the last chunk is padded.
+    Every call Keras sees has the same batch size, the last one padded, and
+    that size depends on the number of windows of the whole input only (see
+    ``windows_of_input``). XLA computes a window to other bits at another
+    batch size (measured: at 32 against 4096), so this is what makes a
+    window's prediction the same however its input is cut into calls; it
+    also compiles the forward pass once per model instead of once per
+    distinct remainder.
 
     Parameters
     ----------
@@ -85,6 +114,10 @@ def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, l
     batch_size : int
         Windows per forward pass; lowered for long windows so that one pass
         holds at most 131,072 timesteps.
+    fixed_batch : bool
+        Run every pass at ``batch_size`` whatever the number of windows, for
+        a caller that predicts a few windows at a time and needs each of them
+        predicted the same however many come along.
     verbose : int
     label : str
 
@@ -95,18 +128,18 @@ def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, l
     """
     n_windows = len(windows)
     timesteps = windows.shape[1] if windows.ndim == 3 else 1
-    batch = _padded_batch_size(
-        n_windows, min(batch_size, max(_MIN_BATCH, _MAX_BATCH_TIMESTEPS // timesteps))
-    )
+    batch = min(batch_size, max(_MIN_BATCH, _MAX_BATCH_TIMESTEPS // timesteps))
+    if not fixed_batch:
+        batch = _padded_batch_size(_input_windows.get() or n_windows, batch)
     inputs = (windows, *extra_inputs)
     sample_bytes = 4 * sum(int(np.prod(x.shape[1:])) for x in inputs)
     chunk = batch * max(1, _CHUNK_BYTES // (batch * sample_bytes))
     outputs = None
-    for start, stop, piece_batch in _pieces(n_windows, chunk, batch):
-        blocks = [_padded(np.asarray(x[start:stop], dtype=np.float32), piece_batch) for x in inputs]
+    for start, stop in _pieces(n_windows, chunk, batch):
+        blocks = [_padded(np.asarray(x[start:stop], dtype=np.float32), batch) for x in inputs]
         with _keras.model_lock(model):
             results = model.predict(
-                blocks if extra_inputs else blocks[0], batch_size=piece_batch, verbose=0
+                blocks if extra_inputs else blocks[0], batch_size=batch, verbose=0
             )
         if not isinstance(results, list | tuple):
             results = [results]
@@ -122,19 +155,16 @@ def predict_windows(model, windows, *extra_inputs, batch_size=4096, verbose=0, l
 
 
 def _pieces(n_windows, chunk, batch):
-    """(start, stop, batch size) of every call to Keras.
-
-    Chunks hold whole batches; the remainder of fewer than ``batch`` windows
-    gets its own call, padded only to the next power of two, so padding never
-    costs more than the remainder itself.
-    """
+    """(start, stop) of every call to Keras: chunks of whole batches, and the
+    remainder of fewer than ``batch`` windows on its own, so that only that
+    much is copied again to be padded."""
     for start in range(0, n_windows, chunk):
         stop = min(start + chunk, n_windows)
         whole = start + (stop - start) // batch * batch
         if whole > start:
-            yield start, whole, batch
+            yield start, whole
         if stop > whole:
-            yield whole, stop, _padded_batch_size(stop - whole, batch)
+            yield whole, stop
 
 
 def _padded(block, batch):

@@ -5,22 +5,54 @@ import itertools
 import numpy as np
 import pytest
 
-from sklearn_lstm_reshape._predict import _pieces, predict_windows
+from sklearn_lstm_reshape._predict import _pieces, predict_windows, windows_of_input
 from sklearn_lstm_reshape._windows import sliding_windows
 
 
-def test_only_the_remainder_is_padded_and_by_less_than_itself():
-    assert list(_pieces(10_000, 8192, 4096)) == [(0, 8192, 4096), (8192, 10_000, 2048)]
-    assert list(_pieces(4097, 8192, 4096)) == [(0, 4096, 4096), (4096, 4097, 32)]
-    assert list(_pieces(20, 8192, 4096)) == [(0, 20, 32)]
-    for n_windows in (1, 31, 33, 4095, 4096, 4097, 12_289):
+def test_only_the_remainder_is_copied_again_to_be_padded():
+    assert list(_pieces(10_000, 8192, 4096)) == [(0, 8192), (8192, 10_000)]
+    assert list(_pieces(4097, 8192, 4096)) == [(0, 4096), (4096, 4097)]
+    assert list(_pieces(20, 8192, 4096)) == [(0, 20)]
+    for n_windows in (1, 31, 4095, 4096, 4097, 12_289, 20_000):
         pieces = list(_pieces(n_windows, 8192, 4096))
         assert pieces[0][0] == 0 and pieces[-1][1] == n_windows
-        for (_, stop, _), (start, _, _) in itertools.pairwise(pieces):
+        for (_, stop), (start, _) in itertools.pairwise(pieces):
             assert stop == start
-        for start, stop, batch in pieces:
-            padded = -(stop - start) % batch
-            assert padded < max(stop - start, 32)
+        *whole, (start, stop) = pieces
+        assert all((b - a) % 4096 == 0 and b - a <= 8192 for a, b in whole)
+        assert (stop - start) % 4096 == 0 or stop - start < 4096
+
+
+def test_every_call_has_the_batch_size_of_the_whole_input(forecaster, series, monkeypatch):
+    calls = []
+    plain = forecaster.predict
+
+    def spy(x, batch_size, verbose):
+        calls.append((len(x), batch_size))
+        return plain(x, batch_size=batch_size, verbose=verbose)
+
+    monkeypatch.setattr(forecaster, "predict", spy)
+    windows = sliding_windows(series.X, 8)
+    predict_windows(forecaster, windows[:100], batch_size=64)
+    assert calls == [(64, 64), (64, 64)]  # the remainder padded to the batch
+    calls.clear()
+    predict_windows(forecaster, windows[:100], batch_size=4096)
+    assert calls == [(128, 128)]  # a short input: the next power of two
+    calls.clear()
+    with windows_of_input(5000):  # part of a long input
+        predict_windows(forecaster, windows[:100], batch_size=4096)
+    assert calls == [(4096, 4096)]
+
+
+def test_a_window_is_predicted_the_same_however_its_input_is_cut(forecaster, series):
+    windows = sliding_windows(series.X, 8)
+    whole = predict_windows(forecaster, windows, batch_size=4096)
+    with windows_of_input(len(windows)):
+        parts = [
+            predict_windows(forecaster, windows[start:stop], batch_size=4096)
+            for start, stop in itertools.pairwise([0, 7, 40, 300, len(windows)])
+        ]
+    np.testing.assert_array_equal(np.concatenate(parts), whole, strict=True)
 
 
 @pytest.mark.parametrize("n_windows", [1, 63, 64, 65, 200])

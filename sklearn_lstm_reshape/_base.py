@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import _cache, _keras, _predict
+from . import _cache, _dask, _keras, _predict
 from ._windows import WindowFolder, sliding_windows
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import (
@@ -104,6 +104,7 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             The fitted reshaper.
         """
         self._warn_renamed()
+        _dask.refuse_in_fit(self, X)
         X = _read_only(self._validate_X(X, reset=True))
         self._fit_model(X)
         self._resolve(X)
@@ -125,8 +126,11 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         -------
         X_new : ndarray of the shape and float dtype of X
             A new array; X is never modified. Options that add columns
-            (``add_indicator``) append them after X's.
+            (``add_indicator``) append them after X's. For a dask array X, a
+            lazy dask array (see :ref:`scaling_out`).
         """
+        if _dask.is_dask_array(X):
+            return self._lazily("transform", X)
         X, predictions = self._prepare(X)
         return self._checked(X, self._edit(X, predictions, None))
 
@@ -144,6 +148,9 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         report : dict
             The strategy's figures, listed in the Notes of each estimator.
         """
+        _dask.refuse_in(
+            self, "report", X, "report on a part of it in memory, such as X[:100_000].compute()"
+        )
         X, predictions = self._prepare(X)
         details = {}
         X_new = self._checked(X, self._edit(X, predictions, details))
@@ -182,6 +189,24 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     def _added_names(self, names):
         """Names of the added columns, given X's feature names."""
         return []
+
+    def _chunk_overlap(self, method, ndim):
+        """Rows (before, after) of a 2-D series that the result of ``method``
+        for a row depends on, for dask arrays computed chunk by chunk; (0, 0)
+        for a panel, whose sequences are independent. Raises a ValueError
+        naming why, and what to do, where no bound exists."""
+        raise ValueError(
+            f"{type(self).__name__} does not compute {method} chunk by chunk: pass "
+            f"the data in memory."
+        )
+
+    def _lazily(self, method, X):
+        """``method`` of a dask array X, as a lazy dask array."""
+        return _dask.lazily(self, method, X)
+
+    def _output_columns(self, method):
+        """The size of the last axis of ``method``'s result (dask arrays)."""
+        return self.n_features_in_ + self._added_columns()
 
     # -- the skeleton's steps --------------------------------------------------
 
@@ -540,13 +565,14 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
             how = self._param("overlap")
             folders = [WindowFolder(out, self.window_, how) for out in outs]
         batch = self._rewrite_batch(X)
-        for start in reversed(range(0, n_windows, batch)):
-            stop = min(start + batch, n_windows)
-            for index, windows in enumerate(rewrite(start, stop)):
-                if X.ndim == 2:
-                    folders[index].add(start, windows)
-                else:
-                    outs[index][start:stop] = windows
+        with _predict.windows_of_input(n_windows):
+            for start in reversed(range(0, n_windows, batch)):
+                stop = min(start + batch, n_windows)
+                for index, windows in enumerate(rewrite(start, stop)):
+                    if X.ndim == 2:
+                        folders[index].add(start, windows)
+                    else:
+                        outs[index][start:stop] = windows
         return outs
 
     def _rewrite_batch(self, X):
@@ -564,10 +590,14 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         Returns ``normal(start, stop, shape)``: the draws of windows
         ``start .. stop - 1``, each of ``shape``.
         """
-        n_blocks = -(-n_windows // DRAW_BLOCK)
+        # Windows are numbered from the start of the whole input: a chunk of a
+        # dask array draws what the whole array draws at its windows.
+        before = _dask.first_window.get()
+        n_blocks = -(-(before + n_windows) // DRAW_BLOCK)
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=n_blocks)
 
         def normal(start, stop, shape):
+            start, stop = start + before, stop + before
             first, last = start // DRAW_BLOCK, (stop - 1) // DRAW_BLOCK
             draws = np.concatenate(
                 [
@@ -675,6 +705,16 @@ class WindowAutoencodingReshaper(BaseReshaper):
         "residual",
         "random_state",
     )
+
+    def _chunk_overlap(self, method, ndim):
+        # Each window is rewritten on its own, and a row is folded from the
+        # windows that hold it: window - 1 rows on either side.
+        self._refuse_chunks_for(ndim)
+        return (self.window_ - 1,) * 2 if ndim == 2 else (0, 0)
+
+    def _refuse_chunks_for(self, ndim):
+        """Raise a ValueError where the settings tie windows together (a
+        search); hook of the strategies."""
 
 
 # Timesteps of the windows one batch of _rewrite holds (4096 windows of 16).

@@ -17,6 +17,8 @@ retrained in place gets a new fingerprint, so never stale predictions); data
 by a digest of its dtype, shape and values.
 """
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import threading
@@ -73,6 +75,26 @@ predictions = LRUCache(max_size=256 * 2**20, sizeof=lambda array: array.nbytes)
 default_models = LRUCache(max_size=16, sizeof=lambda model: 1)
 loaded_models = LRUCache(max_size=8, sizeof=lambda model: 1)
 search_models = LRUCache(max_size=16, sizeof=lambda model: 1)
+
+
+# False while computing one chunk of a dask array: a chunk is seen once, and
+# caching each chunk's predictions would only hold memory.
+_caching_predictions = contextvars.ContextVar("caching_predictions", default=True)
+
+
+def caching_predictions():
+    """Whether predictions are cached (not while computing a chunk)."""
+    return _caching_predictions.get()
+
+
+@contextlib.contextmanager
+def predictions_not_cached():
+    """Compute predictions without digesting, looking up or storing them."""
+    token = _caching_predictions.set(False)
+    try:
+        yield
+    finally:
+        _caching_predictions.reset(token)
 
 
 def memoize(cache, key, compute):

@@ -17,7 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from . import _keras, metrics
+from . import _dask, _keras, metrics
 from ._base import DEFAULT_WINDOW, BaseReshaper, _short, moved
 from ._latent import LatentReshaper, _scale
 from ._optimize import Objective, engine_targets, optimize_toward, search_series
@@ -312,6 +312,9 @@ class CounterfactualReshaper(BaseReshaper):
         -------
         score : float
         """
+        _dask.refuse_in(
+            self, "score", X, "score a part of it in memory, such as X[:100_000].compute()"
+        )
         X, predictions = self._prepare(X)
         details = {}
         X_new = self._edit(X, predictions, details)
@@ -325,6 +328,14 @@ class CounterfactualReshaper(BaseReshaper):
     def _resolve(self, X):
         n_outputs = int(np.prod(_keras.model_output_shape(self.model_, self._input_shape(X))))
         self.classes_ = _keras.model_classes(self.model_, n_outputs)
+
+    def _chunk_overlap(self, method, ndim):
+        raise ValueError(
+            "CounterfactualReshaper does not compute chunk by chunk: its searches "
+            "stop by batches of instances, and a series' rows are searched in turn, "
+            "each block from the rows the block before it moved. Compute the "
+            "instances you want counterfactuals of in memory (X.compute())."
+        )
 
     def _check_settings(self):
         if self.min_probability is not None and getattr(self, "classes_", 1) is None:

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _keras, metrics
+from . import _dask, _keras, metrics
 from ._base import DEPRECATED, WindowAutoencodingReshaper, moved
 from ._latent import _scale
 from ._optimize import Objective, engine_targets, optimize_toward, search_series
@@ -329,6 +329,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         -------
         score : float
         """
+        _dask.refuse_in(
+            self, "score", X, "score a part of it in memory, such as X[:100_000].compute()"
+        )
         X, predictions = self._prepare(X)
         real = self._windows(X)
         kept = np.unique(np.linspace(0, len(real) - 1, min(len(real), MAX_SCORED_WINDOWS)))
@@ -520,6 +523,30 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         }
 
     # -- internals -------------------------------------------------------------
+
+    def _refuse_chunks_for(self, ndim):
+        condition = self.condition
+        if callable(condition) or (
+            not isinstance(condition, str)
+            and np.broadcast_shapes(np.shape(condition), self.condition_shape_)
+            != self.condition_shape_
+        ):
+            raise ValueError(
+                "A dask array is computed chunk by chunk, so its condition must be one "
+                "for every window: 'prediction', a number, or an array of one "
+                f"prediction's shape {self.condition_shape_}, not a callable or an array "
+                "of conditions per window. Compute X in memory for such a condition."
+            )
+        refines = self.refine_steps > 0 and (ndim == 3 or not isinstance(condition, str))
+        if refines:
+            raise ValueError(
+                f"GenerativeReshaper refines {'a panel' if ndim == 3 else 'a series'} by a "
+                f"search that ties its windows together (by batches that stop together"
+                f"{'' if ndim == 3 else ', and a series block after block'}), so a chunk "
+                f"of a dask array would not be refined as the whole array is. Set "
+                f"refine_steps=0 to transform dask arrays chunk by chunk, or compute X "
+                f"in memory."
+            )
 
     def _edits(self):
         """Whether X is edited (True) or regenerated (False)."""

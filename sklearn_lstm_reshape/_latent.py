@@ -442,6 +442,15 @@ class LatentReshaper(WindowAutoencodingReshaper):
                 f"Leave space='latent' for the other edits."
             )
 
+    def _refuse_chunks_for(self, ndim):
+        if self.edit == "optimize":
+            raise ValueError(
+                "LatentReshaper(edit='optimize') searches windows in batches that stop "
+                "together, so a chunk of a dask array would not search as the whole "
+                "array does: transform it in memory (X.compute()), or use the latent "
+                "edits 'noise' and 'shift', which take dask arrays."
+            )
+
     def _given_autoencoder(self):
         if self.autoencoder is None:
             return None

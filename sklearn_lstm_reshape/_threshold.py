@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils import check_random_state
 
-from . import _keras
+from . import _dask, _keras, _predict
 from ._base import DEPRECATED, BaseReshaper
 from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
@@ -24,6 +24,11 @@ AUTO_FENCE_IQRS = 4.0
 MEDCOUPLE_SAMPLE = 2000
 # max_run="auto": runs longer than this many windows are a lasting change.
 MAX_RUN_WINDOWS = 4
+# Rows forecast per forward pass while repairing from history (see _detect).
+FRONT_BATCH = 256
+# A chunk of a dask array is first computed from this many times
+# (max_run + history) rows before it (see _lazily_in_time_order).
+CHUNK_MARGIN_RUNS = 2
 # Forecasts from repaired history are compared with a threshold widened by
 # the growth of the error measured up to this many windows of repairs.
 GROWTH_HORIZON_WINDOWS = 2
@@ -369,7 +374,10 @@ class ThresholdReshaper(BaseReshaper):
         scores : ndarray of shape X.shape[:-1], or X.shape when the score is \
                 per feature
             For a panel scored per sequence, one score per sequence and step.
+            For a dask array X, a lazy dask array.
         """
+        if _dask.is_dask_array(X):
+            return self._lazily("score_samples", X)
         X, predictions = self._prepare(X)
         scores, _ = self._detect(X, predictions, np.array(X, copy=True))
         scores = np.broadcast_to(scores, (*X.shape[:-1], self.threshold_.shape[-1]))
@@ -384,7 +392,10 @@ class ThresholdReshaper(BaseReshaper):
         Returns
         -------
         mask : ndarray of bool, of the shape of X
+            For a dask array X, a lazy dask array.
         """
+        if _dask.is_dask_array(X):
+            return self._lazily("flag", X)
         X, predictions = self._prepare(X)
         _, flags = self._detect(X, predictions, np.array(X, copy=True))
         self._warn_many_flags(X, flags)
@@ -412,6 +423,9 @@ class ThresholdReshaper(BaseReshaper):
         score : float
             Minus the standardised mean absolute error, at most 0.
         """
+        _dask.refuse_in(
+            self, "score", X, "score a part of it in memory, such as X[:100_000].compute()"
+        )
         X, predictions = self._prepare(X)
         if self.action == "nan":
             raise ValueError(
@@ -476,9 +490,14 @@ class ThresholdReshaper(BaseReshaper):
         X_new = np.array(X, copy=True, order="C")
         scores, flags = self._detect(X, predictions, X_new)
         del scores  # a temporary: freed before anything else is allocated
-        self._warn_many_flags(X, flags)
         if details is not None:
             details["flags"] = flags
+        return self._repaired(X, X_new, flags)
+
+    def _repaired(self, X, X_new, flags):
+        """``X_new`` (X with the model's values at the flagged cells) with
+        the action applied, and the indicator columns when asked for."""
+        self._warn_many_flags(X, flags)
         self._apply(X, X_new, np.broadcast_to(flags, X.shape), self.action)
         if self.add_indicator:
             indicator = np.broadcast_to(flags, (*X.shape[:-1], flags.shape[-1]))
@@ -521,6 +540,116 @@ class ThresholdReshaper(BaseReshaper):
             "repair_errors": self.repair_errors_,
         }
 
+    def _lazily(self, method, X):
+        X = _dask.checked(self, X)
+        if X.ndim == 3 or not self._repairs_from_history(X):
+            return super()._lazily(method, X)
+        return self._lazily_in_time_order(method, X)
+
+    def _lazily_in_time_order(self, method, X):
+        """``method`` of a 2-D dask array X scored from repaired history.
+
+        The scores, flags and the model's values at the flagged rows come
+        from ``_dask.in_time_order``: after ``history`` rows in a row that
+        ``_repair_from_history`` never repaired, the pass can start afresh,
+        and a run accepted as a lasting change is restored at most
+        ``max_run_`` rows back. The action is then applied with an overlap of
+        ``max_run_ + 1`` rows: a flagged run is never longer than ``max_run_``
+        (a longer one is accepted as a lasting change), so interpolation finds
+        both ends of every run it repairs.
+        """
+        import dask.array as da
+
+        self._refuse_callable_action(method)
+        n_features, n_scores = X.shape[1], self.threshold_.shape[-1]
+        history = self._history_rows()
+        n_windows = _dask.windows_of(self, X)
+        shipped = _dask.shipped(self)
+
+        def detect(estimator, rows, first):
+            return _dask.run_on_chunk(estimator, n_windows, first, estimator._detected_rows, rows)
+
+        detected = _dask.in_time_order(
+            X,
+            shipped,
+            detect,
+            columns=n_features + 2 * n_scores,
+            dtype=X.dtype,
+            history=history,
+            margin=CHUNK_MARGIN_RUNS * (self.max_run_ + history),
+            # A run found longer than max_run_ is restored back to its start.
+            lookahead=self.max_run_,
+        )
+        scores = detected[:, n_features : n_features + n_scores]
+        flags = detected[:, n_features + n_scores : -1] != 0
+        if method == "score_samples":
+            return scores[:, 0] if n_scores == 1 else scores
+        if method == "flag":
+            return da.broadcast_to(flags, X.shape)
+        X = X.rechunk({0: detected.chunks[0], 1: -1})
+        reach = self.max_run_ + 1 if "interpolate" in self._named_actions() else 0
+
+        def repaired(estimator, block, first):
+            X_block, rest = block[:, :n_features], block[:, n_features:]
+            X_new, block_flags = rest[:, :n_features].copy(), rest[:, n_features + n_scores :] != 0
+
+            def repair():
+                return estimator._checked(X_block, estimator._repaired(X_block, X_new, block_flags))
+
+            return _dask.run_on_chunk(estimator, n_windows, first, repair)
+
+        return _dask.with_overlap(
+            da.concatenate([X, detected[:, :-1]], axis=1).rechunk({1: -1}),
+            shipped,
+            repaired,
+            reach,
+            reach,
+            self._output_columns("transform"),
+            X.dtype,
+        )
+
+    def _detected_rows(self, X):
+        """Per row of a series: ``_detect``'s values (X with the model's values
+        at the flagged cells), scores and flags, and 1 where it was repaired
+        from history at some point, in one array of X's dtype."""
+        X, predictions = self._prepare(X)
+        X_new = np.array(X, copy=True)
+        repaired = np.zeros(len(X), dtype=bool)
+        scores, flags = self._detect(X, predictions, X_new, repaired=repaired)
+        return np.concatenate([X_new, scores, flags, repaired[:, None]], axis=1, dtype=X.dtype)
+
+    def _named_actions(self):
+        return set(self.repair_) if self.action == "auto" else {self.action}
+
+    def _refuse_callable_action(self, method):
+        if method == "transform" and callable(self.action):
+            raise ValueError(
+                "A callable action is called with the whole of X, so it does not "
+                "transform a dask array chunk by chunk: compute X in memory, or use a "
+                "named action."
+            )
+
+    def _chunk_overlap(self, method, ndim):
+        self._refuse_callable_action(method)
+        if ndim == 3:
+            return 0, 0  # every sequence is scored and repaired on its own
+        if method == "transform" and "interpolate" in self._named_actions():
+            raise ValueError(
+                "action='interpolate' draws a line between the unflagged values on "
+                "either side of a flagged run, however far apart, so a dask array "
+                "cannot be transformed chunk by chunk: compute X in memory, or use "
+                "action='clip', 'scale' or 'nan'."
+            )
+        # Each row is scored by the window that ends at it.
+        return self.window_ - 1, 0
+
+    def _output_columns(self, method):
+        if method == "flag":
+            return self.n_features_in_
+        if method == "score_samples":
+            return self.threshold_.shape[-1]
+        return super()._output_columns(method)
+
     # -- detection from repaired history -----------------------------------------
 
     def _repairs_from_history(self, X):
@@ -528,12 +657,14 @@ class ThresholdReshaper(BaseReshaper):
         series scored by what the model says it should be."""
         return X.ndim == 2 and self.score_by_ in _EXPECTATION_SCORES
 
-    def _detect(self, X, predictions, X_new, *, forced=None, use_threshold=True):
+    def _detect(self, X, predictions, X_new, *, forced=None, use_threshold=True, repaired=None):
         """The scores and flags of X; ``X_new`` (a copy of X) gets the model's
         values at the flagged cells when the score gives them.
 
         ``forced`` (shaped like the flags) flags cells whatever their score;
-        ``use_threshold=False`` flags those cells only.
+        ``use_threshold=False`` flags those cells only. ``repaired``, a
+        boolean array of one value per row, gets True at the rows repaired
+        from history at some point (see ``_repair_from_history``).
         """
         scores = self._scores(X, predictions)
         flags = self._flags(scores) if use_threshold else np.zeros(scores.shape, dtype=bool)
@@ -560,7 +691,11 @@ class ThresholdReshaper(BaseReshaper):
 
         def forecast(rows):
             windows = X_new[(rows - history)[:, None] + offsets]
-            output = self._predict_windows(self.model_, windows)
+            # At one batch size however many fronts move: a row is forecast
+            # the same whichever rows move with it (a chunk of a dask array).
+            output = _predict.predict_windows(
+                self.model_, windows, batch_size=FRONT_BATCH, fixed_batch=True
+            )
             if self.score_by_ == "reconstruction":
                 return output[:, -1, :]
             return output.reshape(len(rows), -1)
@@ -587,6 +722,7 @@ class ThresholdReshaper(BaseReshaper):
             unrepaired=unrepaired,
             rescore=rescore,
             max_run=self.max_run_ if use_threshold else len(X),
+            repaired=repaired,
         )
         return scores, flags
 
@@ -1081,7 +1217,7 @@ def _run_lengths(flags):
 
 
 def _repair_from_history(
-    X, X_new, scores, flags, *, history, forecast, unrepaired, rescore, max_run
+    X, X_new, scores, flags, *, history, forecast, unrepaired, rescore, max_run, repaired=None
 ):
     """Score and repair a 2-D series in time order, from repaired history.
 
@@ -1106,7 +1242,11 @@ def _repair_from_history(
     windows in ``X_new``, ``unrepaired(rows)`` those from the windows of X (the
     one-pass values), and ``rescore(rows, values, steps)`` their scores and
     flags, ``steps`` being the rows since the front began (0 for a window
-    of X).
+    of X). ``repaired``, if given, gets True at every row a front repaired,
+    even if the repair was undone later or accepted as a lasting change:
+    after ``history`` rows in a row without one, no front is under way and
+    the windows hold X's own values, so the pass could start afresh there
+    (see ``_dask.in_time_order``).
     """
     n, n_columns = flags.shape
     seeds = np.flatnonzero(flags.any(axis=1))
@@ -1159,6 +1299,8 @@ def _repair_from_history(
         X_new[rows] = np.where(np.broadcast_to(row_flags, values.shape), values, X[rows])
         flagged = row_flags.any(axis=1)
         last[moving[flagged]] = rows[flagged]
+        if repaired is not None:
+            repaired[rows[flagged]] = True
         runs = np.where(row_flags, np.where(run[moving] < 0, rows[:, None], run[moving]), -1)
         for front, column in np.argwhere(row_flags & (rows[:, None] - runs + 1 > max_run)):
             accept(runs[front, column], rows[front] + 1, column)

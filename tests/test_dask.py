@@ -56,3 +56,26 @@ def test_a_grid_search_on_a_cluster_finds_what_one_process_finds(
         distributed.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-5
     )
     assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_a_dask_array_is_transformed_on_the_workers_with_the_estimator_shipped_once(
+    client, series, forecaster, monkeypatch
+):
+    import dask.array as da
+
+    reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
+    X = np.concatenate([series.X] * 4)
+    expected = reshaper.transform(X)
+    pickled = []
+    plain = ThresholdReshaper.__getstate__
+
+    def counting(self):
+        pickled.append(1)
+        return plain(self)
+
+    monkeypatch.setattr(ThresholdReshaper, "__getstate__", counting)
+    result = reshaper.transform(da.from_array(X, chunks=(100, 3)))
+    n_chunks = result.numblocks[0]
+    np.testing.assert_array_equal(client.compute(result).result(), expected, strict=True)
+    # One key of the graph, sent once per worker that needs it, not once per chunk.
+    assert n_chunks >= 8 and 1 <= len(pickled) <= 2

@@ -24,10 +24,21 @@ workers to one (the speed-up of a second worker process on this machine).
 Every search must find the same ``best_params_``, and its scores are compared
 with those of ``n_jobs=1``.
 
+Then a series larger than the memory it is transformed in: 50,000,000 rows x
+4 features of float32 (800 MB; a few slow sines, noise and spikes) are
+written to a zarr array on disk, chunk by chunk. ``ThresholdReshaper`` at its
+defaults (repairs from repaired history) is fitted on the first 20,000 rows,
+and transforms the whole array from zarr to zarr on the two-worker cluster.
+Printed: each worker's peak resident memory during the transform above what
+it held before (its Python, JAX and the estimator), divided by the bytes of
+one chunk (goal <= 4), and the rows per second against the in-memory
+transform of a 2,000,000-row prefix in this process (goal >= 0.8), whose
+result the out-of-core one must equal bit for bit.
+
 Run from the repository root::
 
-    python benchmarks/bench_dask.py             # weather data, 3 repetitions, about 5 minutes
-    python benchmarks/bench_dask.py --repeats 1 # one repetition
+    python benchmarks/bench_dask.py             # 3 repetitions, about 15 minutes
+    python benchmarks/bench_dask.py --repeats 1 --rows 5000000  # quicker
 """
 
 import argparse
@@ -43,7 +54,19 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import joblib
 import numpy as np
-from _common import print_summary, timed, versions
+from _common import (
+    high_water_mark_bytes,
+    print_summary,
+    reset_high_water_mark,
+    rss_bytes,
+    timed,
+    versions,
+)
+
+# The workers import this folder's helpers too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH")])
+)
 
 ENGINE_GOAL = 1.2
 GRID = {
@@ -74,9 +97,85 @@ def search_on(X, y, client):
         return search.fit(X, y)
 
 
+N_FEATURES = 4
+FIT_ROWS = 20_000
+IN_MEMORY_ROWS = 2_000_000
+MEMORY_GOAL = 4.0
+THROUGHPUT_GOAL = 0.8
+
+
+def series_rows(start, stop):
+    """Rows ``start .. stop - 1`` of the long series, the same whichever block
+    they are made in: slow sines, noise, and a spike every 9,973 rows."""
+    time_axis = np.arange(start, stop, dtype=np.float64)[:, None]
+    periods = np.array([97.0, 480.0, 1440.0, 10080.0])
+    X = np.sin(time_axis * (2 * np.pi / periods))
+    X += 0.1 * np.random.default_rng(start).standard_normal(X.shape)
+    X[(time_axis[:, 0] % 9973) == 0] += 3.0
+    return X.astype(np.float32)
+
+
+def written_series(path, n_rows, chunk_rows):
+    """The long series as a zarr array at ``path``, written chunk by chunk."""
+    import zarr
+
+    array = zarr.create_array(
+        store=path,
+        shape=(n_rows, N_FEATURES),
+        chunks=(chunk_rows, N_FEATURES),
+        dtype="float32",
+        compressors=None,
+    )
+    for start in range(0, n_rows, chunk_rows):
+        stop = min(start + chunk_rows, n_rows)
+        array[start:stop] = series_rows(start, stop)
+    return array
+
+
+def out_of_core(client, n_rows, chunk_rows, directory):
+    """Transform a zarr series on ``client``'s workers: (peak extra bytes per
+    worker / chunk bytes, out-of-core rows/s / in-memory rows/s, whether the
+    results agree)."""
+    import dask.array as da
+    import zarr
+
+    from sklearn_lstm_reshape import ThresholdReshaper
+
+    print(
+        f"Out of core: ThresholdReshaper(random_state=0) fitted on {FIT_ROWS} rows, "
+        f"transforming {n_rows} x {N_FEATURES} float32 rows in zarr chunks of {chunk_rows} rows"
+    )
+    source = written_series(f"{directory}/series.zarr", n_rows, chunk_rows)
+    X = da.from_zarr(source)
+    reshaper = ThresholdReshaper(random_state=0).fit(X[:FIT_ROWS].compute())
+    prefix = X[:IN_MEMORY_ROWS].compute()
+    reshaper.transform(prefix[:100_000])  # compiles
+    in_memory_seconds, expected = timed(lambda: reshaper.transform(prefix))
+    client.run(reshaper.transform, prefix[:100_000])  # compiles on the workers
+    if not all(client.run(reset_high_water_mark).values()):
+        raise RuntimeError("the workers' peak memory cannot be reset (/proc/self/clear_refs)")
+    before = client.run(rss_bytes)
+    target = f"{directory}/transformed.zarr"
+    seconds, _ = timed(lambda: reshaper.transform(X).to_zarr(target, compute=True))
+    peaks = client.run(high_water_mark_bytes)
+    chunk_bytes = chunk_rows * N_FEATURES * 4
+    extra = [peaks[worker] - before[worker] for worker in peaks]
+    same = np.array_equal(zarr.open_array(target)[:IN_MEMORY_ROWS], expected)
+    print(
+        f"  in memory    {IN_MEMORY_ROWS / in_memory_seconds:10,.0f} rows/s\n"
+        f"  out of core  {n_rows / seconds:10,.0f} rows/s ({seconds:.0f} s); peak extra "
+        f"memory per worker {', '.join(f'{e / 2**20:.0f} MiB' for e in extra)} for chunks "
+        f"of {chunk_bytes / 2**20:.0f} MiB; the first {IN_MEMORY_ROWS} rows "
+        f"{'equal' if same else 'DIFFER from'} the in-memory transform's"
+    )
+    return max(extra) / chunk_bytes, (n_rows / seconds) / (IN_MEMORY_ROWS / in_memory_seconds)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side")
+    parser.add_argument("--rows", type=int, default=50_000_000, help="rows of the long series")
+    parser.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per zarr chunk")
     args = parser.parse_args(argv)
     from distributed import Client, LocalCluster
 
@@ -110,6 +209,8 @@ def main(argv=None):
             for name in order:
                 elapsed, results[name] = timed(lambda c=sides[name]: search_on(X, y, c))
                 seconds[name].append(elapsed)
+        with tempfile.TemporaryDirectory(prefix="bench_dask_") as directory:
+            memory, throughput = out_of_core(clients[2], args.rows, args.chunk_rows, directory)
     finally:
         for client in clients.values():
             client.close()
@@ -149,6 +250,8 @@ def main(argv=None):
                 None,
                 ".2f",
             ),
+            ("out of core: peak extra memory per worker / chunk", memory, "<=", MEMORY_GOAL, ".1f"),
+            ("out of core: rows/s / in-memory rows/s", throughput, ">=", THROUGHPUT_GOAL, ".2f"),
         ]
     )
 

@@ -227,7 +227,7 @@ def in_time_order(X, estimator, compute, *, columns, dtype, history, margin, loo
     starts = _starts(X.chunks[0])
     guessed = with_overlap(X, estimator, compute, margin, lookahead, columns + 1, dtype)
 
-    def checked(guess, before, rows_before, rows, rows_after, index, estimator):
+    def exact(guess, before, rows_before, rows, rows_after, index, estimator):
         """The guess for chunk ``index``, or the chunk computed again from
         the last clean row before it."""
         start, start_before = starts[index], starts[index - 1]
@@ -256,7 +256,7 @@ def in_time_order(X, estimator, compute, *, columns, dtype, history, margin, loo
     graph = {(name, 0, 0): (guessed.name, 0, 0)}
     for index in range(1, last + 1):
         graph[(name, index, 0)] = (
-            checked,
+            exact,
             (guessed.name, index, 0),
             (name, index - 1, 0),
             (X.name, index - 1, 0),

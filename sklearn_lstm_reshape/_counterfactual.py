@@ -597,7 +597,9 @@ class CounterfactualReshaper(BaseReshaper):
             scale = np.asarray(self.prediction_scale_, np.float32)
 
             def gain(outputs):
-                miss = (ops.reshape(outputs, (len(encoded), -1)) - encoded) / scale
+                miss = ops.divide(
+                    ops.subtract(ops.reshape(outputs, (len(encoded), -1)), encoded), scale
+                )
                 return -ops.sum(ops.square(miss), axis=1)
 
             return gain
@@ -606,7 +608,8 @@ class CounterfactualReshaper(BaseReshaper):
             outputs = ops.reshape(outputs, (len(encoded), -1))
             if outputs.shape[1] == 1:
                 outputs = ops.concatenate([1.0 - outputs, outputs], axis=1)
-            return ops.sum(encoded * ops.log(ops.clip(outputs, 1e-30, 1.0)), axis=1)
+            # ops.multiply, not *: a NumPy array times a torch tensor is a TypeError.
+            return ops.sum(ops.multiply(encoded, ops.log(ops.clip(outputs, 1e-30, 1.0))), axis=1)
 
         return log_probability
 

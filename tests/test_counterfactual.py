@@ -72,6 +72,7 @@ def test_the_classifier_is_good_enough_to_explain(classifier, classes):
     assert accuracy > 0.9
 
 
+@pytest.mark.backend
 def test_every_counterfactual_flips_the_class(fitted, held_out, classifier):
     assert list(fitted.classes_) == [0, 1] and fitted.prediction_scale_ is None
     X_cf = fitted.transform(held_out)
@@ -133,6 +134,7 @@ def test_a_min_probability_is_met(fitted, held_out, classifier):
     assert np.all(probabilities[np.arange(len(targets)), targets] >= 0.9)
 
 
+@pytest.mark.backend
 def test_the_latent_space_search_is_valid_and_reports_its_own_figures(classifier, classes):
     latent = CounterfactualReshaper(
         classifier, space="latent", latent_dim=4, units=8, epochs=3, random_state=0
@@ -204,6 +206,7 @@ def test_a_grid_search_tunes_the_search_on_its_own(classifier, classes):
     assert grid.best_params_["steps"] == 30
 
 
+@pytest.mark.backend
 def test_transform_is_deterministic_and_leaves_x_alone(fitted, held_out):
     X = held_out.copy()
     first = fitted.transform(X)

@@ -196,9 +196,7 @@ def threshold(series, forecaster):
 
 def test_refusals_name_the_cause_and_the_fix(series, scorer, forecaster, panel):
     X = chunked(series.X, 100)
-    interpolating = ThresholdReshaper(scorer, score_by="output", action="interpolate").fit(
-        series.X
-    )
+    interpolating = ThresholdReshaper(scorer, score_by="output", action="interpolate").fit(series.X)
     with pytest.raises(ValueError, match="action='clip', 'scale' or 'nan'"):
         interpolating.transform(X)
     interpolating.flag(X)  # the flags do not depend on the repair

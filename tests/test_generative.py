@@ -33,6 +33,7 @@ def test_shape_dtype_and_a_new_array(fitted, series):
     assert fitted.encoder_.input[0].shape[1:] == (WINDOW, N_FEATURES)
 
 
+@pytest.mark.backend
 def test_regeneration_under_the_prediction_is_close_to_X(fitted, series):
     X = series.X_clean[300:]
     report = fitted.report(X)
@@ -116,6 +117,7 @@ def test_the_given_model_is_never_modified(fitted, forecaster, series):
     assert trained.model_ is forecaster and clone(trained).model is forecaster
 
 
+@pytest.mark.backend
 def test_the_closed_loop_term_makes_the_decoder_obey_the_condition(fitted, series):
     # Regenerated (not edited) under a shifted forecast: the term is what
     # teaches the decoder that the condition matters.
@@ -360,6 +362,7 @@ def test_sample_says_when_no_training_window_has_the_class(fitted_on_classes):
         reshaper.sample(2, condition=1)
 
 
+@pytest.mark.backend
 def test_the_refinement_puts_sampled_windows_on_their_condition(fitted):
     from sklearn_lstm_reshape._predict import predict_windows
     from sklearn_lstm_reshape.metrics import condition_gap
@@ -429,6 +432,7 @@ def test_the_gan_has_a_generator_of_noise_per_timestep_and_no_encoder(fitted_gan
     assert windows.shape == (7, WINDOW, N_FEATURES) and conditions.shape == (7, N_FEATURES)
 
 
+@pytest.mark.backend
 def test_the_gan_is_seeded_pickled_and_its_noise_drawn_per_window(fitted_gan, series):
     X = series.X_clean[300:]
     X_new = fitted_gan.transform(X)
@@ -438,13 +442,15 @@ def test_the_gan_is_seeded_pickled_and_its_noise_drawn_per_window(fitted_gan, se
     np.testing.assert_array_equal(refit.transform(X), X_new)
     reseeded = clone(fitted_gan).set_params(random_state=1).fit(series.X_clean[:300])
     assert not np.array_equal(reseeded.transform(X), X_new)
-    # The noise of a window does not depend on the windows around it.
+    # The noise of a window does not depend on the windows around it (up to the
+    # rounding of another batch size, which TensorFlow shows).
     unrefined = with_condition(fitted_gan, "prediction").set_params(refine_steps=0)
-    np.testing.assert_array_equal(
-        unrefined.transform(X[:100])[:50], unrefined.transform(X[:150])[:50]
+    np.testing.assert_allclose(
+        unrefined.transform(X[:100])[:50], unrefined.transform(X[:150])[:50], rtol=0, atol=1e-5
     )
 
 
+@pytest.mark.backend
 def test_the_gan_learns_the_distribution_of_the_windows(fitted_gan, series):
     from sklearn_lstm_reshape._windows import sliding_windows
 

@@ -17,7 +17,7 @@ Dask is imported only when a dask array is passed.
 
 import contextvars
 import uuid
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -28,6 +28,10 @@ from . import _cache, _predict
 # sequence (a panel) of the chunk being computed: random draws are made by
 # absolute position, so a chunk draws what the whole input draws there.
 first_window = contextvars.ContextVar("first_window", default=0)
+# A series computed in time order is computed this many rows at a time.
+ROWS_PER_PASS = 131_072
+# ... and computed at most this many chunks ahead of the chunks checked exact.
+AHEAD_OF_CHECKS = 2
 
 
 def is_dask_array(X):
@@ -198,44 +202,67 @@ def _rows_at_least(X, minimum):
     return X.rechunk({0: tuple(merged)})
 
 
-def in_time_order(X, estimator, compute, *, columns, dtype, history, margin, lookahead):
-    """Columns of every row of a 2-D dask array X from a pass in time order.
+def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, lookahead):
+    """A method of a 2-D dask array X whose result comes from a pass in time order.
 
     The pass carries state from row to row, but forgets it: after ``history``
     rows in a row that the pass left alone (did not mark), a fresh pass
     started at the first of them gives every later row what the whole pass
-    gives it. What the pass decides at a row may change the ``lookahead`` rows
-    before it, no more. ``compute(estimator, rows, first)`` runs the pass on
-    ``rows`` (rows ``first ..`` of X, as a series of their own) and returns
-    ``columns`` values per row and a last column, nonzero where the pass
-    marked the row; ``estimator`` is a key of the graph.
+    gives it. What the pass decides at a row, and the result of a row, may
+    depend on the ``lookahead`` rows after it, no more.
+    ``compute(estimator, rows, first)`` runs the pass on ``rows`` (rows
+    ``first ..`` of X, as a series of their own) and returns the result, one
+    value of shape ``tail_shape`` per row, and one bool per row, True where
+    the pass marked it; ``estimator`` is a key of the graph.
 
     Each chunk is first computed from ``margin`` rows before it to
-    ``lookahead`` rows after it, in parallel. Then, chunk after chunk, the
-    rows the previous (exact) chunk marked tell whether that start was
-    clean; where it was not, the chunk is computed again from the last clean
-    row of the previous chunk. Returns a dask array of ``columns + 1``
-    columns, chunked like X with chunks of at least ``margin`` rows, bit for
-    bit the whole pass's values.
+    ``lookahead`` rows after it, all chunks in parallel, and only its own
+    rows are kept. Then, chunk after chunk, the marks of the chunk before
+    (exact, as its result) tell whether that start was clean; where it was
+    not, the chunk is computed again from the last clean row of the chunk
+    before, read again for that. Only the marks pass from a chunk to the
+    next, so a worker holds about one chunk's input, its result and the
+    pass's own arrays. Returns a dask array chunked like X with chunks of at
+    least ``margin`` rows, bit for bit the whole pass's result.
     """
+    import dask
     import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
 
     margin = max(margin, history)
-    X = _rows_at_least(X.rechunk({1: -1}), max(margin, lookahead, history + 1))
+    X = _rows_at_least(X.rechunk({1: -1}), max(margin, lookahead))
     starts = _starts(X.chunks[0])
-    guessed = with_overlap(X, estimator, compute, margin, lookahead, columns + 1, dtype)
+    n_rows = len(X)
 
-    def exact(guess, before, rows_before, rows, rows_after, index, estimator):
-        """The guess for chunk ``index``, or the chunk computed again from
-        the last clean row before it."""
-        start, start_before = starts[index], starts[index - 1]
-        marked = np.cumsum(np.concatenate([[0], before[:, -1] != 0]))
-        # clean[j]: no marked row among rows start_before + j .. + history - 1.
-        clean = marked[history:] == marked[:-history]
-        guessed_from = start - min(margin, start) - start_before
-        if clean[guessed_from]:
+    def run(estimator, reader, first, start, stop, after=None):
+        """The result and marks of rows ``start .. stop - 1`` from a pass
+        begun at row ``first``, computed ``ROWS_PER_PASS`` rows at a time
+        (so that the pass's own arrays stay small), each part from the last
+        clean row before it. ``after`` only orders the tasks."""
+        end = min(n_rows, stop + lookahead)
+        rows = reader(first, end)
+        begin, done = first, start
+        while done < stop:
+            upto = min(stop, done + ROWS_PER_PASS)
+            part, part_marks = compute(
+                estimator, rows[begin - first : min(end, upto + lookahead) - first], begin
+            )
+            part = np.asarray(part)
+            if done == start:
+                result = np.empty((stop - start, *part.shape[1:]), part.dtype)
+                marks = np.empty(stop - start, dtype=bool)
+            result[done - start : upto - start] = part[done - begin : upto - begin]
+            marks[done - start : upto - start] = part_marks[done - begin : upto - begin]
+            since = max(begin, start)
+            clean = np.flatnonzero(_clean_starts(marks[since - start : upto - start], history))
+            if len(clean):  # else the pass goes on from where it began
+                begin = since + clean[-1]
+            done = upto
+        return result, marks
+
+    def exact(estimator, guess, marks_before, reader, start_before, start, stop):
+        """The guess, or the chunk computed again from the last clean row."""
+        clean = _clean_starts(marks_before, history)
+        if clean[max(0, start - margin) - start_before]:
             return guess
         from_here = np.flatnonzero(clean)
         if not len(from_here):
@@ -245,25 +272,63 @@ def in_time_order(X, estimator, compute, *, columns, dtype, history, margin, loo
                 f"computed apart from the rows before them. Rechunk the series into "
                 f"longer chunks."
             )
-        first = from_here[-1]
-        ahead = rows_after[:lookahead] if rows_after is not None else rows[:0]
-        series = np.concatenate([rows_before[first:], rows, ahead])
-        result = compute(estimator, series, start_before + first)
-        return result[len(rows_before) - first : len(result) - len(ahead)]
+        return run(estimator, reader, start_before + from_here[-1], start, stop)
 
-    name = "in-time-order-" + tokenize(guessed, history, margin, lookahead)
-    last = len(X.chunks[0]) - 1
-    graph = {(name, 0, 0): (guessed.name, 0, 0)}
-    for index in range(1, last + 1):
-        graph[(name, index, 0)] = (
-            exact,
-            (guessed.name, index, 0),
-            (name, index - 1, 0),
-            (X.name, index - 1, 0),
-            (X.name, index, 0),
-            (X.name, index + 1, 0) if index < last else None,
-            index,
-            estimator.key,
-        )
-    layers = HighLevelGraph.from_collections(name, graph, dependencies=[guessed, X, estimator])
-    return da.Array(layers, name, chunks=guessed.chunks, meta=guessed._meta)
+    reader = shipped(_RowReader(X))
+    chunks, checked = [], []
+    for index, (start, stop) in enumerate(pairwise(starts)):
+        # A chunk is first computed once the chunk AHEAD_OF_CHECKS before it
+        # is checked: the results waiting for their check stay few.
+        after = checked[index - AHEAD_OF_CHECKS] if index >= AHEAD_OF_CHECKS else None
+        first = max(0, start - margin)
+        computed = dask.delayed(run, nout=2)(estimator, reader, first, start, stop, after)
+        # Above the default priority: on a cluster, a worker that has finished a
+        # chunk passes it on (to what consumes it) before it begins another.
+        with dask.annotate(priority=1):
+            if index:
+                computed = dask.delayed(exact, nout=2)(
+                    estimator, computed, checked[-1], reader, starts[index - 1], start, stop
+                )
+            result, marks = computed
+            checked.append(marks)
+            chunk = da.from_delayed(result, shape=(stop - start, *tail_shape), dtype=dtype)
+        chunks.append(chunk)
+    return da.concatenate(chunks)
+
+
+def _clean_starts(marks, history):
+    """``clean[j]``: no row among ``j .. j + history - 1`` is marked."""
+    marked = np.cumsum(np.concatenate([[0], marks]))
+    return marked[history:] == marked[:-history]
+
+
+class _RowReader:
+    """Rows of a dask array, computed by the task that asks for them.
+
+    A task reads its own rows rather than take them as an argument: a worker
+    then holds them only while the task runs, instead of reading them ahead
+    of it (rows that are the argument of a task are read like any other
+    task), and a chunk computed again reads them only then.
+    """
+
+    def __init__(self, X):
+        self.X = X
+        self.persisted = _futures_in(X)
+
+    def __call__(self, start, stop):
+        rows = self.X[start:stop]
+        if self.persisted:  # its chunks are held by a cluster's workers
+            from distributed import worker_client
+
+            with worker_client() as client:
+                return client.compute(rows).result()
+        return rows.compute(scheduler="sync")
+
+
+def _futures_in(X):
+    """Whether X's graph holds futures (it was persisted on a cluster)."""
+    try:
+        from distributed import futures_of
+    except ImportError:
+        return False
+    return bool(futures_of(X))

@@ -1,6 +1,7 @@
 """ThresholdReshaper: score rows with an LSTM, flag those past a threshold,
 and act on them."""
 
+import contextvars
 import warnings
 from numbers import Integral, Real
 
@@ -28,7 +29,11 @@ MAX_RUN_WINDOWS = 4
 FRONT_BATCH = 256
 # A chunk of a dask array is first computed from this many times
 # (max_run + history) rows before it (see _lazily_in_time_order).
-CHUNK_MARGIN_RUNS = 2
+CHUNK_MARGIN_RUNS = 8
+# Rows scored at a time where the scores are not kept (see _flags_by_blocks).
+FLAG_BLOCK_ROWS = 65536
+# The array _marking_repairs marks the rows repaired from history in.
+_repairs_marked_in = contextvars.ContextVar("repairs_marked_in", default=None)
 # Forecasts from repaired history are compared with a threshold widened by
 # the growth of the error measured up to this many windows of repairs.
 GROWTH_HORIZON_WINDOWS = 2
@@ -397,7 +402,7 @@ class ThresholdReshaper(BaseReshaper):
         if _dask.is_dask_array(X):
             return self._lazily("flag", X)
         X, predictions = self._prepare(X)
-        _, flags = self._detect(X, predictions, np.array(X, copy=True))
+        _, flags = self._detect(X, predictions, np.array(X, copy=True), scores=False)
         self._warn_many_flags(X, flags)
         return np.array(np.broadcast_to(flags, X.shape))
 
@@ -488,15 +493,9 @@ class ThresholdReshaper(BaseReshaper):
 
     def _edit(self, X, predictions, details):
         X_new = np.array(X, copy=True, order="C")
-        scores, flags = self._detect(X, predictions, X_new)
-        del scores  # a temporary: freed before anything else is allocated
+        _, flags = self._detect(X, predictions, X_new, scores=False)
         if details is not None:
             details["flags"] = flags
-        return self._repaired(X, X_new, flags)
-
-    def _repaired(self, X, X_new, flags):
-        """``X_new`` (X with the model's values at the flagged cells) with
-        the action applied, and the indicator columns when asked for."""
         self._warn_many_flags(X, flags)
         self._apply(X, X_new, np.broadcast_to(flags, X.shape), self.action)
         if self.add_indicator:
@@ -549,74 +548,47 @@ class ThresholdReshaper(BaseReshaper):
     def _lazily_in_time_order(self, method, X):
         """``method`` of a 2-D dask array X scored from repaired history.
 
-        The scores, flags and the model's values at the flagged rows come
-        from ``_dask.in_time_order``: after ``history`` rows in a row that
-        ``_repair_from_history`` never repaired, the pass can start afresh,
-        and a run accepted as a lasting change is restored at most
-        ``max_run_`` rows back. The action is then applied with an overlap of
-        ``max_run_ + 1`` rows: a flagged run is never longer than ``max_run_``
-        (a longer one is accepted as a lasting change), so interpolation finds
-        both ends of every run it repairs.
+        ``_dask.in_time_order`` computes it chunk by chunk: after ``history``
+        rows in a row that ``_repair_from_history`` never repaired, the pass
+        can start afresh. What is decided at a row reaches ``2 * max_run_ + 1``
+        rows back: a run found longer than ``max_run_`` is restored back to its
+        start, and interpolation reads the value after a run (never longer than
+        ``max_run_``, or it would be accepted as a lasting change).
         """
-        import dask.array as da
-
         self._refuse_callable_action(method)
-        n_features, n_scores = X.shape[1], self.threshold_.shape[-1]
         history = self._history_rows()
         n_windows = _dask.windows_of(self, X)
-        shipped = _dask.shipped(self)
 
-        def detect(estimator, rows, first):
-            return _dask.run_on_chunk(estimator, n_windows, first, estimator._detected_rows, rows)
+        def compute(estimator, rows, first):
+            return _dask.run_on_chunk(
+                estimator, n_windows, first, estimator._marking_repairs, method, rows
+            )
 
-        detected = _dask.in_time_order(
+        n_scores = self.threshold_.shape[-1]
+        if method == "score_samples":
+            tail_shape = () if n_scores == 1 else (n_scores,)
+        else:
+            tail_shape = (self._output_columns(method),)
+        return _dask.in_time_order(
             X,
-            shipped,
-            detect,
-            columns=n_features + 2 * n_scores,
-            dtype=X.dtype,
+            _dask.shipped(self),
+            compute,
+            tail_shape=tail_shape,
+            dtype=bool if method == "flag" else X.dtype,
             history=history,
             margin=CHUNK_MARGIN_RUNS * (self.max_run_ + history),
-            # A run found longer than max_run_ is restored back to its start.
-            lookahead=self.max_run_,
-        )
-        scores = detected[:, n_features : n_features + n_scores]
-        flags = detected[:, n_features + n_scores : -1] != 0
-        if method == "score_samples":
-            return scores[:, 0] if n_scores == 1 else scores
-        if method == "flag":
-            return da.broadcast_to(flags, X.shape)
-        X = X.rechunk({0: detected.chunks[0], 1: -1})
-        reach = self.max_run_ + 1 if "interpolate" in self._named_actions() else 0
-
-        def repaired(estimator, block, first):
-            X_block, rest = block[:, :n_features], block[:, n_features:]
-            X_new, block_flags = rest[:, :n_features].copy(), rest[:, n_features + n_scores :] != 0
-
-            def repair():
-                return estimator._checked(X_block, estimator._repaired(X_block, X_new, block_flags))
-
-            return _dask.run_on_chunk(estimator, n_windows, first, repair)
-
-        return _dask.with_overlap(
-            da.concatenate([X, detected[:, :-1]], axis=1).rechunk({1: -1}),
-            shipped,
-            repaired,
-            reach,
-            reach,
-            self._output_columns("transform"),
-            X.dtype,
+            lookahead=2 * self.max_run_ + 1,
         )
 
-    def _detected_rows(self, X):
-        """Per row of a series: ``_detect``'s values (X with the model's values
-        at the flagged cells), scores and flags, and 1 where it was repaired
-        from history at some point, in one array of X's dtype."""
-        X, predictions = self._prepare(X)
-        X_new = np.array(X, copy=True)
+    def _marking_repairs(self, method, X):
+        """``method(X)`` of a series, and per row whether the pass in time order
+        repaired it at some point (see ``_repair_from_history``)."""
         repaired = np.zeros(len(X), dtype=bool)
-        scores, flags = self._detect(X, predictions, X_new, repaired=repaired)
-        return np.concatenate([X_new, scores, flags, repaired[:, None]], axis=1, dtype=X.dtype)
+        token = _repairs_marked_in.set(repaired)
+        try:
+            return getattr(self, method)(X), repaired
+        finally:
+            _repairs_marked_in.reset(token)
 
     def _named_actions(self):
         return set(self.repair_) if self.action == "auto" else {self.action}
@@ -657,17 +629,21 @@ class ThresholdReshaper(BaseReshaper):
         series scored by what the model says it should be."""
         return X.ndim == 2 and self.score_by_ in _EXPECTATION_SCORES
 
-    def _detect(self, X, predictions, X_new, *, forced=None, use_threshold=True, repaired=None):
+    def _detect(self, X, predictions, X_new, *, forced=None, use_threshold=True, scores=True):
         """The scores and flags of X; ``X_new`` (a copy of X) gets the model's
         values at the flagged cells when the score gives them.
 
         ``forced`` (shaped like the flags) flags cells whatever their score;
-        ``use_threshold=False`` flags those cells only. ``repaired``, a
-        boolean array of one value per row, gets True at the rows repaired
-        from history at some point (see ``_repair_from_history``).
+        ``use_threshold=False`` flags those cells only. ``scores=False``
+        returns None for the scores of a series scored from repaired history,
+        which are then never all held at once. Inside ``_marking_repairs``,
+        the rows repaired from history at some point are marked.
         """
-        scores = self._scores(X, predictions)
-        flags = self._flags(scores) if use_threshold else np.zeros(scores.shape, dtype=bool)
+        if not scores and use_threshold and self._repairs_from_history(X):
+            scores, flags = None, self._flags_by_blocks(X, predictions)
+        else:
+            scores = self._scores(X, predictions)
+            flags = self._flags(scores) if use_threshold else np.zeros(scores.shape, dtype=bool)
         if forced is not None:
             flags |= forced
         if self.score_by_ not in _EXPECTATION_SCORES:
@@ -722,9 +698,24 @@ class ThresholdReshaper(BaseReshaper):
             unrepaired=unrepaired,
             rescore=rescore,
             max_run=self.max_run_ if use_threshold else len(X),
-            repaired=repaired,
+            repaired=_repairs_marked_in.get(),
         )
         return scores, flags
+
+    def _flags_by_blocks(self, X, predictions):
+        """``_flags(_scores(X, predictions))`` of a series scored by what the
+        model says it should be, scored a block of rows at a time."""
+        history = self._history_rows()
+        expected = self._expected(X, predictions)
+        flags = np.zeros((len(X), self.threshold_.shape[-1]), dtype=bool)
+        raw = np.empty((min(FLAG_BLOCK_ROWS, len(X)), X.shape[1]), dtype=X.dtype)
+        for start in range(history, len(X), FLAG_BLOCK_ROWS):
+            stop = min(start + FLAG_BLOCK_ROWS, len(X))
+            block = raw[: stop - start]
+            np.subtract(X[start:stop], expected[start - history : stop - history], out=block)
+            np.abs(block, out=block)
+            flags[start:stop] = self._flags(self._combined(block))
+        return flags
 
     def _error_growth(self, X, predictions):
         """How much the model's error grows as its forecasts are made from
@@ -1222,7 +1213,8 @@ def _repair_from_history(
     """Score and repair a 2-D series in time order, from repaired history.
 
     On entry ``scores`` and ``flags`` hold the one-pass scores and flags (each
-    row scored from the unrepaired window before it) and ``X_new`` a copy of
+    row scored from the unrepaired window before it; ``scores`` may be None,
+    when they are not wanted) and ``X_new`` a copy of
     X. A flagged row's values are replaced by the model's values, and the
     rows whose windows hold it are scored again, from the repaired window,
     in turn: a fault that lasts stays flagged through its body. On return
@@ -1263,13 +1255,16 @@ def _repair_from_history(
 
     def undo(first, stop):
         X_new[first:stop] = X[first:stop]
-        scores[first:stop], flags[first:stop] = one_pass(first, stop)
+        row_scores, flags[first:stop] = one_pass(first, stop)
+        if scores is not None:
+            scores[first:stop] = row_scores
 
     def accept(first, stop, column):
         """Take a run of one score column as a lasting change: restored, unflagged."""
         features = slice(None) if n_columns == 1 else column
         X_new[first:stop, features] = X[first:stop, features]
-        scores[first:stop, column] = one_pass(first, stop)[0][:, column]
+        if scores is not None:
+            scores[first:stop, column] = one_pass(first, stop)[0][:, column]
         flags[first:stop, column] = False
 
     def take_up(index, after):
@@ -1295,7 +1290,9 @@ def _repair_from_history(
         if not fresh.all():
             values[~fresh] = forecast(rows[~fresh])
         row_scores, row_flags = rescore(rows, values, rows - start[moving])
-        scores[rows], flags[rows] = row_scores, row_flags
+        flags[rows] = row_flags
+        if scores is not None:
+            scores[rows] = row_scores
         X_new[rows] = np.where(np.broadcast_to(row_flags, values.shape), values, X[rows])
         flagged = row_flags.any(axis=1)
         last[moving[flagged]] = rows[flagged]

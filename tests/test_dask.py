@@ -64,7 +64,7 @@ def test_a_dask_array_is_transformed_on_the_workers_with_the_estimator_shipped_o
     import dask.array as da
 
     reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
-    X = np.concatenate([series.X] * 4)
+    X = np.concatenate([series.X] * 8)
     expected = reshaper.transform(X)
     pickled = []
     plain = ThresholdReshaper.__getstate__
@@ -79,3 +79,14 @@ def test_a_dask_array_is_transformed_on_the_workers_with_the_estimator_shipped_o
     np.testing.assert_array_equal(client.compute(result).result(), expected, strict=True)
     # One key of the graph, sent once per worker that needs it, not once per chunk.
     assert n_chunks >= 8 and 1 <= len(pickled) <= 2
+
+
+def test_a_series_persisted_on_the_workers_is_read_from_them(client, series, forecaster):
+    import dask.array as da
+
+    reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
+    X = np.concatenate([series.X] * 4)
+    X[1000:1010, 0] += 5.0  # a fault across the first chunk boundary
+    persisted = client.persist(da.from_array(X, chunks=(1001, 3)))
+    result = client.compute(reshaper.transform(persisted)).result()
+    np.testing.assert_array_equal(result, reshaper.transform(X), strict=True)

@@ -13,6 +13,7 @@ from sklearn_lstm_reshape import (
     LatentReshaper,
     ThresholdReshaper,
 )
+from sklearn_lstm_reshape._threshold import CHUNK_MARGIN_RUNS
 from sklearn_lstm_reshape._windows import sliding_windows
 from sklearn_lstm_reshape.datasets import make_anomalous_series
 
@@ -158,16 +159,16 @@ def test_a_chunk_whose_start_was_not_clean_is_computed_again(
 ):
     reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
     computed = []
-    detect = reshaper._detected_rows
+    marking = reshaper._marking_repairs
 
-    def counting(rows):
+    def counting(method, rows):
         computed.append(len(rows))
-        return detect(rows)
+        return marking(method, rows)
 
-    monkeypatch.setattr(reshaper, "_detected_rows", counting)
+    monkeypatch.setattr(reshaper, "_marking_repairs", counting)
     # A spike among the rows the second chunk is first computed from, which
     # those rows take as history although the whole pass repairs it.
-    margin = 2 * (reshaper.max_run_ + reshaper._history_rows())
+    margin = CHUNK_MARGIN_RUNS * (reshaper.max_run_ + reshaper._history_rows())
     X = faulty_series.copy()
     X[1100 - margin + 2, 0] += 8.0
     expected = reshaper.transform(X)
@@ -180,10 +181,13 @@ def test_a_chunk_full_of_repairs_asks_for_longer_chunks(series, forecaster, long
     reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
     X = long_series.copy()
     X[1000:1400:4] += 8.0  # a spike every 4 rows: every row is near a repair
-    reshaper.transform(chunked(X, 1500)).compute(scheduler="sync")
-    margin = 2 * (reshaper.max_run_ + reshaper._history_rows())
+    np.testing.assert_array_equal(
+        reshaper.transform(chunked(X, 1500)).compute(scheduler="sync"), reshaper.transform(X)
+    )
+    margin = CHUNK_MARGIN_RUNS * (reshaper.max_run_ + reshaper._history_rows())
+    inside = (1040, margin, len(X) - 1040 - margin)  # the middle chunk among the spikes
     with pytest.raises(ValueError, match="Rechunk the series into longer chunks"):
-        reshaper.transform(chunked(X, margin)).compute(scheduler="sync")
+        reshaper.transform(chunked(X, inside)).compute(scheduler="sync")
 
 
 # -- what cannot be computed chunk by chunk ------------------------------------

@@ -6,7 +6,9 @@ before that first import this module picks an installed backend itself,
 unless the user already chose one.
 """
 
+import collections
 import contextlib
+import hashlib
 import importlib.util
 import json
 import logging
@@ -299,15 +301,62 @@ class _SavedUnderLock:
     pickling saves them: a model pickled by one thread while another predicts
     (a dask worker sending an estimator to another worker while it transforms
     a chunk) fails with ``'NoneType' object is not callable``. Unpickles as
-    the model itself.
+    the model itself, built once per process that hosts a dask worker (see
+    ``_unpickled_model``).
     """
 
     def __init__(self, model):
         with model_lock(model):
             self._reduced = model.__reduce__()
+            self._digest = _model_digest(model)
 
     def __reduce__(self):
-        return self._reduced
+        return _unpickled_model, (self._digest, *self._reduced)
+
+
+def _model_digest(model):
+    """A digest of a model's architecture and weights (not of its saved file,
+    which holds the time it was saved)."""
+    digest = hashlib.sha256(model.to_json().encode())
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
+
+
+# Models built from their pickled form in a process that hosts a dask worker,
+# by digest, the most recently used last.
+_worker_models = collections.OrderedDict()
+_worker_models_lock = threading.Lock()
+WORKER_MODELS = 8
+
+
+def _unpickled_model(digest, rebuild, args):
+    """The model ``rebuild(*args)`` builds from its pickled form.
+
+    In a process that hosts a dask worker, each distinct model is built once
+    and given to every estimator unpickled with it, as ``clone`` shares a
+    model: a grid search sends every candidate with the frozen model, and
+    building it again (and compiling its forward pass again) per candidate
+    would cost more than the fit of a small candidate.
+    """
+    if not _hosts_a_dask_worker():
+        return rebuild(*args)
+    with _worker_models_lock:
+        model = _worker_models.get(digest)
+        if model is None:
+            model = _worker_models[digest] = rebuild(*args)
+            while len(_worker_models) > WORKER_MODELS:
+                _worker_models.popitem(last=False)
+        _worker_models.move_to_end(digest)
+    return model
+
+
+def _hosts_a_dask_worker():
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import Worker
+
+    return bool(Worker._instances)
 
 
 def saved_under_lock(value, memo=None):

@@ -3,6 +3,8 @@
 These start a LocalCluster (a few seconds); deselect them with -m 'not dask'.
 """
 
+import pickle
+
 import joblib
 import numpy as np
 import pytest
@@ -90,3 +92,26 @@ def test_a_series_persisted_on_the_workers_is_read_from_them(client, series, for
     persisted = client.persist(da.from_array(X, chunks=(1001, 3)))
     result = client.compute(reshaper.transform(persisted)).result()
     np.testing.assert_array_equal(result, reshaper.transform(X), strict=True)
+
+
+def unpickled_twice(first, second):
+    """Whether two pickles of one estimator share their model once unpickled
+    (the fitted one's model_ staying its model)."""
+    a, b = pickle.loads(first), pickle.loads(second)
+    return a.model is b.model and b.model_ is b.model
+
+
+def test_a_worker_builds_a_frozen_model_once_for_every_candidate(client, series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, random_state=0)
+    first, second = pickle.dumps(reshaper), pickle.dumps(reshaper.fit(series.X[:200]))
+    assert all(client.run(unpickled_twice, first, second).values())
+    # Outside a worker, each unpickled estimator has a model of its own, as before.
+    assert pickle.loads(first).model is not pickle.loads(second).model
+    # A model whose weights changed is another model.
+    weights = forecaster.get_weights()
+    try:
+        forecaster.set_weights([w + 1.0 for w in weights])
+        third = pickle.dumps(reshaper)
+    finally:
+        forecaster.set_weights(weights)
+    assert not any(client.run(unpickled_twice, first, third).values())

@@ -30,8 +30,9 @@ written to a zarr array on disk, chunk by chunk. ``ThresholdReshaper`` at its
 defaults (repairs from repaired history) is fitted on the first 20,000 rows,
 and transforms the whole array from zarr to zarr on the two-worker cluster.
 Printed: each worker's peak resident memory during the transform above what
-it held before (its Python, JAX and the estimator), divided by the bytes of
-one chunk (goal <= 4), and the rows per second against the in-memory
+it held before (its Python, JAX, the estimator, and the model compiled and run
+once in the thread its tasks run in), divided by the bytes of one chunk
+(goal <= 4), and the rows per second against the in-memory
 transform of a 2,000,000-row prefix in this process (goal >= 0.8), whose
 result the out-of-core one must equal bit for bit.
 

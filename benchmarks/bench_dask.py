@@ -43,13 +43,17 @@ Run from the repository root::
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import tempfile
 
 # Before Keras (and so JAX) is first imported, here and in the workers, which
-# inherit this process's environment.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="bench_dask_jax_"))
+# inherit this process's environment (and so do not make caches of their own).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench_dask_jax_")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 

@@ -221,8 +221,9 @@ def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, 
     (exact, as its result) tell whether that start was clean; where it was
     not, the chunk is computed again from the last clean row of the chunk
     before, read again for that. Only the marks pass from a chunk to the
-    next, so a worker holds about one chunk's input, its result and the
-    pass's own arrays. Returns a dask array chunked like X with chunks of at
+    next, and a chunk is computed at most ``AHEAD_OF_CHECKS`` chunks ahead
+    of the last one checked, so a worker holds about one chunk's input, its
+    result, a result waiting for its check and the arrays of one part. Returns a dask array chunked like X with chunks of at
     least ``margin`` rows, bit for bit the whole pass's result.
     """
     import dask
@@ -282,17 +283,13 @@ def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, 
         after = checked[index - AHEAD_OF_CHECKS] if index >= AHEAD_OF_CHECKS else None
         first = max(0, start - margin)
         computed = dask.delayed(run, nout=2)(estimator, reader, first, start, stop, after)
-        # Above the default priority: on a cluster, a worker that has finished a
-        # chunk passes it on (to what consumes it) before it begins another.
-        with dask.annotate(priority=1):
-            if index:
-                computed = dask.delayed(exact, nout=2)(
-                    estimator, computed, checked[-1], reader, starts[index - 1], start, stop
-                )
-            result, marks = computed
-            checked.append(marks)
-            chunk = da.from_delayed(result, shape=(stop - start, *tail_shape), dtype=dtype)
-        chunks.append(chunk)
+        if index:
+            computed = dask.delayed(exact, nout=2)(
+                estimator, computed, checked[-1], reader, starts[index - 1], start, stop
+            )
+        result, marks = computed
+        checked.append(marks)
+        chunks.append(da.from_delayed(result, shape=(stop - start, *tail_shape), dtype=dtype))
     return da.concatenate(chunks)
 
 

@@ -316,3 +316,20 @@ def test_the_default_forecaster_follows_a_trend_beyond_the_training_range():
         )
         errors[predict_change] = np.abs(model.predict(windows, verbose=0) - target).mean()
     assert errors[True] < persistence < errors[False]
+
+
+@pytest.mark.parametrize("per_feature", [True, False])
+def test_flags_found_a_block_of_rows_at_a_time_are_those_of_the_scores(
+    series, forecaster, monkeypatch, per_feature
+):
+    import sklearn_lstm_reshape._threshold as threshold_module
+
+    reshaper = ThresholdReshaper(forecaster, per_feature=per_feature, random_state=0)
+    reshaper.fit(series.X)
+    X = series.X.astype(np.float32)
+    _, predictions = reshaper._prepare(X)
+    whole = reshaper._flags(reshaper._scores(X, predictions))
+    monkeypatch.setattr(threshold_module, "FLAG_BLOCK_ROWS", 37)  # many uneven blocks
+    by_blocks = reshaper._flags_by_blocks(X, predictions)
+    assert whole.any()
+    np.testing.assert_array_equal(by_blocks, whole)

@@ -223,8 +223,9 @@ def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, 
     before, read again for that. Only the marks pass from a chunk to the
     next, and a chunk is computed at most ``AHEAD_OF_CHECKS`` chunks ahead
     of the last one checked, so a worker holds about one chunk's input, its
-    result, a result waiting for its check and the arrays of one part. Returns a dask array chunked like X with chunks of at
-    least ``margin`` rows, bit for bit the whole pass's result.
+    result, a result waiting for its check and the arrays of one part.
+    Returns a dask array chunked like X with chunks of at least ``margin``
+    rows, bit for bit the whole pass's result.
     """
     import dask
     import dask.array as da

@@ -47,6 +47,12 @@ MIN_RUNS_FOR_LENGTHS = 5
 MANY_FLAGS_TIMES = 4
 MANY_FLAGS_MIN_FRACTION = 0.05
 MANY_FLAGS_MIN_COUNT = 10
+# stuck="auto": a value held this long is flagged when runs that long are
+# expected less than this many times in a series as long as the training
+# one (see _stuck_limits). Values making up at least STUCK_FREQUENT_FRACTION
+# of a feature's training values (a rain gauge's zero) are never stuck.
+STUCK_EXPECTED_RUNS = 0.01
+STUCK_FREQUENT_FRACTION = 0.1
 
 
 @fill_doc
@@ -126,6 +132,23 @@ class ThresholdReshaper(BaseReshaper):
         where rows are scored from repaired history (a 2-D series scored by
         its forecast or reconstruction).
 
+    stuck : "auto", int or None, default="auto"
+        Flag a value repeated unchanged over a run of rows, as a stuck sensor
+        or a forward-filled gap reports it, whatever its score: a forecaster
+        follows a stuck value, so its residuals do not show it. The repeats
+        (every row of the run but its first) are flagged; a run longer than
+        ``max_run`` is left as it is, like any lasting change.
+
+        - ``"auto"``: per feature, the run length that the training data make
+          unlikely (see ``stuck_limit_``).
+        - An int: runs of at least this many rows, for every feature.
+        - None: never flag a value for repeating.
+
+        A value that makes up at least 10 % of a feature's training values,
+        such as a rain gauge's zero, is never stuck. Only used where rows are
+        scored from repaired history (a 2-D series scored by its forecast or
+        reconstruction).
+
     period : int or None, default=None
         The season of the series in rows, if it has one: ``fit`` then also
         measures the seasonal-naive forecast (the value one period earlier)
@@ -197,6 +220,19 @@ class ThresholdReshaper(BaseReshaper):
         The ``max_run`` used; None where rows are not scored from repaired
         history.
 
+    stuck_limit_ : ndarray of shape (n_features,) or None
+        Per feature, the length from which a run of one repeated value is
+        flagged as stuck. For ``stuck="auto"``: the shortest run expected less
+        than once in a hundred series as long as the training data, if each
+        repeat went on with the chance measured there (runs of at least three
+        rows among those of at least two) and at least 3. None where nothing
+        is flagged as stuck.
+
+    frequent_values_ : list of ndarray or None
+        Per feature, the values that make up at least 10 % of the training
+        values, which are never stuck; None where nothing is flagged as
+        stuck.
+
     error_growth_ : ndarray of shape (n_steps, n_features) or None
         How much the model's error grows, per feature, when its window holds
         repairs: at row ``k`` of a run of repairs, the 90th percentile of the
@@ -254,14 +290,19 @@ class ThresholdReshaper(BaseReshaper):
     together, one forward pass per row of the longest run. A panel is scored
     in one pass, each sequence from its own values.
 
+    A value repeated unchanged over a run of ``stuck_limit_`` rows or more
+    (and at most ``max_run``) is flagged whatever its score, as a stuck
+    sensor: the forecasts follow it, so its residuals stay small.
+
     So a flag changes the scores of the rows after it, and a higher
     threshold does not always flag a subset of the values a lower one flags:
     a lower one may repair a spike that a higher one leaves, and the rows
     after the spike are then scored from another window. What does hold:
-    ``score_samples`` returns the scores ``flag`` compares with the threshold,
-    and a row whose window holds no repaired value gets the verdict of one
-    pass (each row scored from the unrepaired window before it); the first
-    row of every flagged run is such a row.
+    ``score_samples`` returns the scores ``flag`` compares with the threshold
+    (``flag`` adds the stuck values), and a row whose window holds no
+    repaired value gets the verdict of one pass (each row scored from the
+    unrepaired window before it); the first row of every flagged run of
+    scores is such a row.
 
     ``report(X)`` returns a dict:
 
@@ -303,6 +344,7 @@ class ThresholdReshaper(BaseReshaper):
         "side": [StrOptions({"upper", "lower", "both"})],
         "per_feature": ["boolean"],
         "max_run": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "stuck": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "period": [None, Interval(Integral, 1, None, closed="left")],
         "action": [StrOptions({"auto", *_ACTIONS}), callable],
         "factor": [Real],
@@ -332,6 +374,7 @@ class ThresholdReshaper(BaseReshaper):
         side="upper",
         per_feature=True,
         max_run="auto",
+        stuck="auto",
         period=None,
         action="auto",
         factor=0.5,
@@ -351,6 +394,7 @@ class ThresholdReshaper(BaseReshaper):
         self.side = side
         self.per_feature = per_feature
         self.max_run = max_run
+        self.stuck = stuck
         self.period = period
         self.action = action
         self.factor = factor
@@ -484,6 +528,7 @@ class ThresholdReshaper(BaseReshaper):
         self.data_min_ = rows.min(axis=0)
         self.data_max_ = rows.max(axis=0)
         self._feature_scale = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
+        self.stuck_limit_, self.frequent_values_ = self._stuck_limits(X)
         self.error_growth_ = self._error_growth(X, predictions)
         _, flags = self._detect(X, predictions, np.array(X, copy=True))
         self.flagged_fraction_ = float(self._after_history(np.broadcast_to(flags, X.shape)).mean())
@@ -633,12 +678,15 @@ class ThresholdReshaper(BaseReshaper):
         """The scores and flags of X; ``X_new`` (a copy of X) gets the model's
         values at the flagged cells when the score gives them.
 
-        ``forced`` (shaped like the flags) flags cells whatever their score;
-        ``use_threshold=False`` flags those cells only. ``scores=False``
+        ``forced`` (shaped like the flags) flags cells whatever their score,
+        by default the stuck ones; ``use_threshold=False`` flags those cells
+        only. ``scores=False``
         returns None for the scores of a series scored from repaired history,
         which are then never all held at once. Inside ``_marking_repairs``,
         the rows repaired from history at some point are marked.
         """
+        if forced is None and use_threshold:
+            forced = self._stuck_cells(X)
         if not scores and use_threshold and self._repairs_from_history(X):
             scores, flags = None, self._flags_by_blocks(X, predictions)
         else:
@@ -701,6 +749,58 @@ class ThresholdReshaper(BaseReshaper):
             repaired=_repairs_marked_in.get(),
         )
         return scores, flags
+
+    def _stuck_cells(self, X):
+        """The cells of X, after the rows without history, that repeat the
+        value before them in a run of ``stuck_limit_`` to ``max_run_`` rows,
+        shaped like the flags; None where there are none. Inside
+        ``_marking_repairs``, the repeats of every run from ``stuck_limit_``
+        rows on are marked, however long: a pass begun inside a run would
+        see it shorter."""
+        if self.stuck_limit_ is None or not self._repairs_from_history(X):
+            return None
+        marked = _repairs_marked_in.get()
+        n_columns = self.threshold_.shape[-1]
+        held = None
+        for feature, column in enumerate(X.T):
+            starts, stops = _repeat_runs(column, self.frequent_values_[feature])
+            lengths = stops - starts + 1
+            long_enough = lengths >= self.stuck_limit_[feature]
+            for start, stop, length in zip(
+                starts[long_enough], stops[long_enough], lengths[long_enough], strict=True
+            ):
+                if marked is not None:
+                    marked[start:stop] = True
+                if length <= self.max_run_:
+                    if held is None:
+                        held = np.zeros((len(X), n_columns), dtype=bool)
+                    held[start:stop, 0 if n_columns == 1 else feature] = True
+        if held is None:
+            return None
+        held[: self._history_rows()] = False
+        return held
+
+    def _stuck_limits(self, X):
+        """``stuck_limit_`` and ``frequent_values_`` from the training data."""
+        if self.stuck is None or not self._repairs_from_history(X):
+            return None, None
+        n_rows, n_features = X.shape
+        frequent = []
+        for column in X.T:
+            values, counts = np.unique(column[~np.isnan(column)], return_counts=True)
+            frequent.append(values[counts >= STUCK_FREQUENT_FRACTION * n_rows])
+        if self.stuck != "auto":
+            return np.full(n_features, self.stuck), frequent
+        limits = np.empty(n_features, dtype=int)
+        for feature, column in enumerate(X.T):
+            lengths = _run_lengths_of_repeats(column, frequent[feature])
+            # Runs of >= 2 rows, and the chance a repeat goes on (smoothed, so
+            # that a series without repeats still gets a finite limit).
+            at_least_two = len(lengths) + 1
+            goes_on = (np.count_nonzero(lengths >= 3) + 1) / (len(lengths) + 2)
+            steps = np.floor(np.log(STUCK_EXPECTED_RUNS / at_least_two) / np.log(goes_on))
+            limits[feature] = max(3, 2 + int(steps) + 1)
+        return limits, frequent
 
     def _flags_by_blocks(self, X, predictions):
         """``_flags(_scores(X, predictions))`` of a series scored by what the
@@ -1193,6 +1293,23 @@ def _mean_abs_error(X_new, X, mask):
     counts = mask.reshape(-1, X.shape[-1]).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return errors / counts
+
+
+def _repeat_runs(column, frequent):
+    """(start, stop) of every run of rows of ``column`` that repeat the row
+    before them (a value held ``stop - start + 1`` rows, from row
+    ``start - 1``), except runs of the ``frequent`` values."""
+    repeats = column[1:] == column[:-1]
+    if len(frequent):
+        repeats &= ~np.isin(column[1:], frequent)
+    edges = np.diff(repeats.astype(np.int8), prepend=0, append=0)
+    return np.flatnonzero(edges == 1) + 1, np.flatnonzero(edges == -1) + 1
+
+
+def _run_lengths_of_repeats(column, frequent):
+    """How many rows each held value of ``column`` lasts (at least 2)."""
+    starts, stops = _repeat_runs(column, frequent)
+    return stops - starts + 1
 
 
 def _run_lengths(flags):

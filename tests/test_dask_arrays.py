@@ -134,6 +134,10 @@ def faulty_series(long_series):
     X[1090:1115, 0] += 4.0
     X[2400:2430, 1] = X[2400, 1]
     X[500:503, 2] -= 6.0
+    # Values held across chunk boundaries: a stuck sensor, and one held
+    # longer than max_run, which a pass begun inside it would see shorter.
+    X[1095:1112, 2] = X[1095, 2]
+    X[1960:2060, 0] = X[1960, 0]
     return X
 
 
@@ -152,6 +156,16 @@ def test_threshold_from_repaired_history(series, forecaster, faulty_series, para
     assert reshaper.score_by_ == "residual"
     for method in (reshaper.transform, reshaper.flag, reshaper.score_samples):
         assert_same_lazily(method, faulty_series, chunkings=[-1, (1100, 901, 999), 500])
+
+
+def test_a_value_held_for_long_is_no_clean_start(series, forecaster, faulty_series):
+    # Left as a lasting change, but a pass begun inside it would see a
+    # shorter run, and flag it as stuck: its rows are marked.
+    reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
+    flags, marked = reshaper._marking_repairs("flag", faulty_series)
+    assert not flags[1960:2060, 0].any()
+    assert marked[1961:2060].all()
+    assert flags[1096:1112, 2].all()
 
 
 def test_a_chunk_whose_start_was_not_clean_is_computed_again(

@@ -127,14 +127,68 @@ def test_a_stuck_sensor_is_flagged_and_repaired(series, forecaster):
     assert np.abs(repaired[300:330, 1] - clean).mean() < 0.5 * np.abs(X[300:330, 1] - clean).mean()
 
 
-def test_a_sensor_frozen_at_its_last_reading_is_found_only_where_it_stands_out(series, forecaster):
-    # The documented limit: frozen at its last reading, the sensor drifts
-    # from the truth only as fast as the series moves, and the forecasts
-    # follow the frozen window; nothing there exceeds the threshold.
+def test_a_sensor_frozen_at_its_last_reading_is_flagged_as_stuck(series, forecaster):
     X = series.X_clean.copy()
     X[300:330, 1] = X[299, 1]
     reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean)
-    assert reshaper.flag(X)[300:330, 1].mean() < 0.2
+    flags = reshaper.flag(X)
+    # Every repeat of the reading, not the reading itself, in that feature only.
+    assert flags[300:330, 1].all()
+    assert not flags[299, 1] and not flags[300:330, [0, 2]].any()
+    repaired = reshaper.transform(X)
+    clean = series.X_clean[300:330, 1]
+    assert np.abs(repaired[300:330, 1] - clean).mean() < 0.5 * np.abs(X[300:330, 1] - clean).mean()
+    # Without the stuck rule, the forecaster follows the frozen window:
+    # its residuals flag little of it.
+    blind = ThresholdReshaper(forecaster, window=WINDOW, stuck=None).fit(series.X_clean)
+    assert blind.stuck_limit_ is None
+    assert blind.flag(X)[300:330, 1].mean() < 0.2
+
+
+def test_stuck_limits_are_measured_on_the_training_data(series, forecaster):
+    X = series.X_clean.copy()
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(X)
+    # Continuous values never repeat: the smoothed chance of a repeat going on
+    # is 1/2, and runs of at least 2 are expected once, so 0.01 expected runs
+    # asks for 2 + 7 rows.
+    np.testing.assert_array_equal(reshaper.stuck_limit_, [9, 9, 9])
+    assert [len(values) for values in reshaper.frequent_values_] == [0, 0, 0]
+    assert not reshaper.flag(X).any() or reshaper.flag(X).mean() < 0.01
+    # A held value one row shorter than the limit is not stuck; at the limit it is.
+    X[100:108, 0] = X[100, 0]
+    X[400:409, 2] = X[400, 2]
+    flags = (
+        ThresholdReshaper(forecaster, window=WINDOW, threshold=np.inf).fit(series.X_clean).flag(X)
+    )
+    assert not flags[100:108, 0].any()
+    assert flags[401:409, 2].all() and not flags[400, 2]
+    # An int sets the limit of every feature.
+    given = ThresholdReshaper(forecaster, window=WINDOW, threshold=np.inf, stuck=4)
+    np.testing.assert_array_equal(given.fit(series.X_clean).stuck_limit_, [4, 4, 4])
+    assert given.flag(X)[101:108, 0].all()
+
+
+def test_a_frequent_value_is_never_stuck(series, forecaster):
+    X = series.X_clean.copy()
+    X[X[:, 0] < np.quantile(X[:, 0], 0.3), 0] = 0.0  # a rain gauge's dry days
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, threshold=np.inf).fit(X)
+    np.testing.assert_array_equal(reshaper.frequent_values_[0], [0.0])
+    X_test = X.copy()
+    X_test[200:230, 0] = 0.0  # a dry spell
+    X_test[300:320, 0] = 1.5  # stuck at a reading it rarely holds
+    flags = reshaper.flag(X_test)[:, 0]
+    assert not flags[200:230].any()
+    assert flags[301:320].all()
+
+
+def test_a_value_held_longer_than_max_run_is_left_as_a_lasting_change(series, forecaster):
+    X = series.X_clean.copy()
+    X[200:300, 1] = X[200, 1]  # 100 rows: a sensor switched off, not a fault to repair
+    X[400:420, 1] = X[400, 1]
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, threshold=np.inf, max_run=50)
+    flags = reshaper.fit(series.X_clean).flag(X)[:, 1]
+    assert not flags[200:300].any()
+    assert flags[401:420].all()
 
 
 def test_a_lasting_change_is_accepted_after_max_run(series, forecaster):

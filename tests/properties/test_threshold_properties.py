@@ -326,12 +326,46 @@ def test_infinite_upper_threshold_changes_nothing(cases, data):
     action = data.draw(st.sampled_from(ACTIONS), label="action")
     per_feature = data.draw(st.booleans(), label="per_feature")
     reshaper = case.reshaper(
-        threshold=np.inf, side="upper", action=action, per_feature=per_feature
+        threshold=np.inf, side="upper", action=action, per_feature=per_feature, stuck=None
     ).fit(X_fit)
 
     assert not reshaper.flag(X).any()
     assert_bits_equal(reshaper.transform(X), X)
     assert_bits_equal(reshaper.fit_transform(X), X)
+
+
+def _stuck_reference(reshaper, X):
+    """Row by row: the cells that repeat the row before them in a run of one
+    value from stuck_limit_ to max_run_ rows, not a frequent value, after the
+    rows without history."""
+    held = np.zeros(X.shape, dtype=bool)
+    for feature in range(X.shape[1]):
+        t = 1
+        while t < len(X):
+            if (
+                X[t, feature] != X[t - 1, feature]
+                or X[t, feature] in reshaper.frequent_values_[feature]
+            ):
+                t += 1
+                continue
+            end = t
+            while end < len(X) and X[end, feature] == X[t - 1, feature]:
+                end += 1
+            if reshaper.stuck_limit_[feature] <= end - t + 1 <= reshaper.max_run_:
+                held[t:end, feature] = True
+            t = end
+    held[: reshaper._history_rows()] = False
+    return held
+
+
+@given(data=st.data())
+def test_with_an_infinite_threshold_only_stuck_values_are_flagged(cases, data):
+    case = cases[data.draw(st.sampled_from(["series-forecaster", "series-autoencoder"]))]
+    X_fit, X, _ = data.draw(scenarios(case))
+    stuck = data.draw(st.sampled_from(["auto", 2, 3]), label="stuck")
+    reshaper = case.reshaper(threshold=np.inf, stuck=stuck).fit(X_fit)
+    expected = _stuck_reference(reshaper, X)
+    np.testing.assert_array_equal(reshaper.flag(X), expected)
 
 
 def _unrepaired_scores(case, X, per_feature=True):

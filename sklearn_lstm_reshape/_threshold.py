@@ -793,7 +793,8 @@ class ThresholdReshaper(BaseReshaper):
             return np.full(n_features, self.stuck), frequent
         limits = np.empty(n_features, dtype=int)
         for feature, column in enumerate(X.T):
-            lengths = _run_lengths_of_repeats(column, frequent[feature])
+            starts, stops = _repeat_runs(column, frequent[feature])
+            lengths = stops - starts + 1
             # Runs of >= 2 rows, and the chance a repeat goes on (smoothed, so
             # that a series without repeats still gets a finite limit).
             at_least_two = len(lengths) + 1
@@ -1304,12 +1305,6 @@ def _repeat_runs(column, frequent):
         repeats &= ~np.isin(column[1:], frequent)
     edges = np.diff(repeats.astype(np.int8), prepend=0, append=0)
     return np.flatnonzero(edges == 1) + 1, np.flatnonzero(edges == -1) + 1
-
-
-def _run_lengths_of_repeats(column, frequent):
-    """How many rows each held value of ``column`` lasts (at least 2)."""
-    starts, stops = _repeat_runs(column, frequent)
-    return stops - starts + 1
 
 
 def _run_lengths(flags):

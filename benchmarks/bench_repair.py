@@ -17,7 +17,7 @@ way:
 Methods:
 
 - ``ThresholdReshaper()``: every default (the default LSTM forecaster,
-  ``contamination="auto"``, ``action="auto"``);
+  ``contamination="auto"``, ``action="auto"``, ``stuck="auto"``);
 - ``ThresholdReshaper(lstm)``: a plain Keras LSTM that forecasts the next row
   itself, as a user would train one (``train_forecaster(predict_change=False)``);
 - ``+ IterativeImputer``: the defaults' flags set to NaN, imputed by

@@ -1296,6 +1296,12 @@ def _mean_abs_error(X_new, X, mask):
         return errors / counts
 
 
+def _runs(mask):
+    """(starts, stops) of the runs of True values of a 1-D boolean array."""
+    edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _repeat_runs(column, frequent):
     """(start, stop) of every run of rows of ``column`` that repeat the row
     before them (a value held ``stop - start + 1`` rows, from row
@@ -1303,19 +1309,16 @@ def _repeat_runs(column, frequent):
     repeats = column[1:] == column[:-1]
     if len(frequent):
         repeats &= ~np.isin(column[1:], frequent)
-    edges = np.diff(repeats.astype(np.int8), prepend=0, append=0)
-    return np.flatnonzero(edges == 1) + 1, np.flatnonzero(edges == -1) + 1
+    starts, stops = _runs(repeats)
+    return starts + 1, stops + 1
 
 
 def _run_lengths(flags):
     """The lengths of the runs of consecutive flagged rows of every column."""
-    padded = np.zeros((len(flags) + 2, flags.shape[1]), dtype=np.int8)
-    padded[1:-1] = flags
-    edges = np.diff(padded, axis=0)
-    lengths = [
-        np.flatnonzero(edges[:, c] == -1) - np.flatnonzero(edges[:, c] == 1)
-        for c in range(flags.shape[1])
-    ]
+    lengths = []
+    for column in flags.T:
+        starts, stops = _runs(column)
+        lengths.append(stops - starts)
     return np.concatenate(lengths)
 
 

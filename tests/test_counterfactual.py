@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 
 from sklearn_lstm_reshape import CounterfactualReshaper
+from sklearn_lstm_reshape import _optimize as optimize_module
 from sklearn_lstm_reshape._windows import sliding_windows
 from sklearn_lstm_reshape.metrics import predicted_class, proximity
 
@@ -164,12 +165,31 @@ def test_a_regressor_reaches_numeric_targets_and_holds_other_outputs(forecaster,
 
 def test_a_series_request_survives_because_the_rows_are_searched(forecaster, series):
     X = series.X_clean
-    cf = CounterfactualReshaper(forecaster, steps=200).fit(X[:300])
+    cf = CounterfactualReshaper(forecaster).fit(X[:300])
     report = cf.report(X[300:420])
     assert report["validity_before"] == 0.0
     assert report["validity"] >= 0.9
     # The returned series is the searched one: the model finds what the search found.
     assert report["validity"] == pytest.approx(report["searched_validity"], abs=0.02)
+
+
+def test_a_series_searched_in_many_blocks_is_reached_at_the_block_edges(
+    forecaster, series, monkeypatch
+):
+    # Blocks of 24 windows: the first windows of each block read rows that the
+    # block before wrote and holds, and only their last rows are free.
+    monkeypatch.setattr(optimize_module, "SEARCH_BATCH_SIZE", 24)
+    X = series.X_clean[300:420]
+    cf = CounterfactualReshaper(forecaster).fit(series.X_clean[:300])
+    windows = sliding_windows(X, WINDOW)
+    before = forecaster.predict(windows, verbose=0)
+    after = forecaster.predict(sliding_windows(cf.transform(X), WINDOW), verbose=0)
+    reached = np.all(
+        np.abs(after - (before + cf.prediction_scale_)) <= 0.1 * cf.prediction_scale_, axis=1
+    )
+    assert reached.mean() >= 0.9
+    edges = np.arange(24, len(windows) - 24, 24)
+    assert reached[edges].mean() >= 0.8
 
 
 def test_a_series_request_about_some_rows_holds_the_others(forecaster, series):

@@ -220,6 +220,10 @@ def lof_outlier_rate(X_cf, X_reference, *, target=None, reference_classes=None, 
     -------
     rate : float
 
+    See Also
+    --------
+    lof_outliers : Which counterfactuals are the outliers.
+
     Examples
     --------
     >>> import numpy as np
@@ -228,10 +232,46 @@ def lof_outlier_rate(X_cf, X_reference, *, target=None, reference_classes=None, 
     >>> lof_outlier_rate(np.full((3, 5), 10.0), reference)
     1.0
     """
-    outliers = _per_reference(
-        X_cf, X_reference, target, reference_classes, lambda cf, ref: _lof(cf, ref, n_neighbors)
+    outliers = lof_outliers(
+        X_cf,
+        X_reference,
+        target=target,
+        reference_classes=reference_classes,
+        n_neighbors=n_neighbors,
     )
     return float(np.mean(outliers))
+
+
+def lof_outliers(X_cf, X_reference, *, target=None, reference_classes=None, n_neighbors=None):
+    """Whether a local outlier factor calls each counterfactual an outlier.
+
+    The per-sample flags behind :func:`lof_outlier_rate`.
+
+    Parameters
+    ----------
+    X_cf : array-like of shape (n_samples, ...)
+    X_reference : array-like of shape (n_reference, ...)
+    target : int or array-like of shape (n_samples,), default=None
+    reference_classes : array-like of shape (n_reference,), default=None
+    n_neighbors : int or None, default=None
+        See :func:`lof_outlier_rate`.
+
+    Returns
+    -------
+    outliers : ndarray of bool, shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lstm_reshape.metrics import lof_outliers
+    >>> reference = np.random.default_rng(0).normal(size=(200, 5))
+    >>> lof_outliers(np.array([[0.0] * 5, [10.0] * 5]), reference).tolist()
+    [False, True]
+    """
+    flags = _per_reference(
+        X_cf, X_reference, target, reference_classes, lambda cf, ref: _lof(cf, ref, n_neighbors)
+    )
+    return flags.astype(bool)
 
 
 def nearest_reference_distance(X_cf, X_reference, *, target=None, reference_classes=None):
@@ -504,7 +544,7 @@ def _per_reference(X_cf, X_reference, target, reference_classes, measure):
         reference = X_reference[reference_classes == label]
         if not len(reference):
             raise ValueError(
-                f"No reference window has class {label!r}, the target of "
+                f"No reference window has class {label.item()!r}, the target of "
                 f"{mine.sum()} counterfactual(s); pass reference data of every "
                 f"target class."
             )

@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn_lstm_reshape import CounterfactualReshaper
 from sklearn_lstm_reshape import _optimize as optimize_module
 from sklearn_lstm_reshape._windows import sliding_windows
-from sklearn_lstm_reshape.metrics import predicted_class, proximity
+from sklearn_lstm_reshape.metrics import lof_outliers, predicted_class, proximity
 
 from .conftest import WINDOW
 
@@ -98,10 +98,37 @@ def test_a_segment_swap_changes_few_timesteps_and_refining_brings_it_closer(fitt
 
 
 def test_the_refinement_only_moves_the_swapped_timesteps(fitted, held_out):
+    # plausibility=0: no result is replaced by a more plausible one.
     swapped = with_params(fitted, steps=0).transform(held_out)
-    refined = fitted.transform(held_out)
+    refined = with_params(fitted, plausibility=0.0).transform(held_out)
     untouched = np.all(swapped == held_out, axis=2)
     np.testing.assert_array_equal(refined[untouched], held_out[untouched])
+
+
+def test_every_counterfactual_changes_one_stretch_of_timesteps(fitted, held_out):
+    # A refined swap, or a swap that replaced an implausible result.
+    changed = np.any(fitted.transform(held_out) != held_out, axis=2)
+    for steps in changed:
+        where = np.flatnonzero(steps)
+        assert len(where) and where[-1] - where[0] + 1 == len(where)
+
+
+def test_results_that_are_outliers_of_the_target_class_are_replaced(fitted, held_out):
+    # plausibility=0 turns the replacement off; a tiny weight turns it on and
+    # leaves the refinement as it was.
+    off = with_params(fitted, plausibility=0.0)
+    on = with_params(fitted, plausibility=1e-9)
+    X_off, X_on = off.transform(held_out), on.transform(held_out)
+    targets = off.report(held_out)["targets"]
+    by_class = dict(
+        target=targets, reference_classes=predicted_class(fitted.reference_predictions_)
+    )
+    outliers = lof_outliers(X_off, fitted.reference_, **by_class)
+    assert outliers.mean() >= 0.2  # there is something to replace
+    assert lof_outliers(X_on, fitted.reference_, **by_class).mean() <= outliers.mean() / 2
+    assert on.report(held_out)["validity"] == 1.0
+    # Results that were plausible keep their distance.
+    np.testing.assert_allclose(X_on[~outliers], X_off[~outliers], atol=1e-4)
 
 
 def test_the_unlike_neighbour_is_the_nearest_training_sequence_of_the_target(

@@ -1,5 +1,6 @@
-"""The figures for generated windows in ``metrics``: each tells a faithful
-set from an unfaithful one, and refuses what it cannot measure."""
+"""The figures in ``metrics`` for generated windows and for the plausibility
+of counterfactuals: each tells a faithful set from an unfaithful one, and
+refuses what it cannot measure."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from sklearn_lstm_reshape.metrics import (
     condition_gap,
     discriminative_score,
     diversity,
+    lof_outlier_rate,
+    lof_outliers,
     predictive_score,
 )
 
@@ -96,3 +99,25 @@ def test_data_in_the_unit_interval_are_scored_as_given_as_timegan_does():
     (scaled,) = _unit_scaled(raw, raw)
     np.testing.assert_allclose(scaled.reshape(-1, 2).min(axis=0), 0)
     np.testing.assert_allclose(scaled.reshape(-1, 2).max(axis=0), 1)
+
+
+def test_a_counterfactual_is_judged_against_the_reference_of_its_target_class():
+    rng = np.random.default_rng(0)
+    reference = np.concatenate([rng.normal(size=(60, 4, 2)), rng.normal(5.0, size=(60, 4, 2))])
+    classes = np.repeat([0, 1], 60)
+    near_zero, near_five = np.zeros((1, 4, 2)), np.full((1, 4, 2), 5.0)
+    X_cf = np.concatenate([near_zero, near_five, near_zero])
+    targets = np.array([0, 1, 1])  # the last one sits in the other class
+    flags = lof_outliers(X_cf, reference, target=targets, reference_classes=classes)
+    assert flags.tolist() == [False, False, True]
+    assert lof_outlier_rate(
+        X_cf, reference, target=targets, reference_classes=classes
+    ) == pytest.approx(1 / 3)
+    # Without classes, the whole reference: both places are plausible.
+    assert not lof_outliers(X_cf, reference).any()
+
+
+def test_a_target_class_without_reference_is_refused():
+    reference = np.zeros((10, 3))
+    with pytest.raises(ValueError, match="No reference window has class 2"):
+        lof_outliers(np.zeros((1, 3)), reference, target=2, reference_classes=np.zeros(10))

@@ -202,7 +202,9 @@ def _rows_at_least(X, minimum):
     return X.rechunk({0: tuple(merged)})
 
 
-def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, lookahead):
+def in_time_order(
+    X, estimator, compute, *, tail_shape, dtype, history, margin, lookahead, as_changes=False
+):
     """A method of a 2-D dask array X whose result comes from a pass in time order.
 
     The pass carries state from row to row, but forgets it: after ``history``
@@ -222,8 +224,13 @@ def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, 
     not, the chunk is computed again from the last clean row of the chunk
     before, read again for that. Only the marks pass from a chunk to the
     next, and a chunk is computed at most ``AHEAD_OF_CHECKS`` chunks ahead
-    of the last one checked, so a worker holds about one chunk's input, its
-    result, a result waiting for its check and the arrays of one part.
+    of the last one checked. A part reads its own rows (which may load the
+    whole stored chunk they lie in, while they are read), so a worker holds
+    about a chunk's result, a result waiting for its check, and one part's
+    input and arrays. With ``as_changes`` (a result shaped like X and mostly
+    X itself, as a transform's), a result is only the rows the pass changed,
+    and the chunk is put together from X as it is needed: a worker then
+    holds about one chunk, while it reads one.
     Returns a dask array chunked like X with chunks of at least ``margin``
     rows, bit for bit the whole pass's result.
     """
@@ -239,26 +246,33 @@ def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, 
         """The result and marks of rows ``start .. stop - 1`` from a pass
         begun at row ``first``, computed ``ROWS_PER_PASS`` rows at a time
         (so that the pass's own arrays stay small), each part from the last
-        clean row before it. ``after`` only orders the tasks."""
+        clean row before it. With ``as_changes`` the result is the rows it
+        changes, as (row numbers, values). ``after`` only orders the tasks."""
         end = min(n_rows, stop + lookahead)
-        rows = reader(first, end)
         begin, done = first, start
+        marks = np.empty(stop - start, dtype=bool)
+        result, changes = None, []
         while done < stop:
             upto = min(stop, done + ROWS_PER_PASS)
-            part, part_marks = compute(
-                estimator, rows[begin - first : min(end, upto + lookahead) - first], begin
-            )
-            part = np.asarray(part)
-            if done == start:
-                result = np.empty((stop - start, *part.shape[1:]), part.dtype)
-                marks = np.empty(stop - start, dtype=bool)
-            result[done - start : upto - start] = part[done - begin : upto - begin]
+            # Each part reads its own rows: the chunk's are never held at once.
+            rows = reader(begin, min(end, upto + lookahead))
+            part, part_marks = compute(estimator, rows, begin)
+            part = np.asarray(part)[done - begin : upto - begin]
+            if as_changes:
+                changed = _changed_rows(part, rows[done - begin : upto - begin])
+                changes.append((changed + done, part[changed]))
+            else:
+                if result is None:
+                    result = np.empty((stop - start, *part.shape[1:]), part.dtype)
+                result[done - start : upto - start] = part
             marks[done - start : upto - start] = part_marks[done - begin : upto - begin]
             since = max(begin, start)
             clean = np.flatnonzero(_clean_starts(marks[since - start : upto - start], history))
             if len(clean):  # else the pass goes on from where it began
                 begin = since + clean[-1]
             done = upto
+        if as_changes:
+            result = tuple(np.concatenate(column) for column in zip(*changes, strict=True))
         return result, marks
 
     def exact(estimator, guess, marks_before, reader, start_before, start, stop):
@@ -290,8 +304,27 @@ def in_time_order(X, estimator, compute, *, tail_shape, dtype, history, margin, 
             )
         result, marks = computed
         checked.append(marks)
+        if as_changes:
+            result = dask.delayed(_with_changes)(reader, start, stop, result)
         chunks.append(da.from_delayed(result, shape=(stop - start, *tail_shape), dtype=dtype))
     return da.concatenate(chunks)
+
+
+def _changed_rows(result, rows):
+    """The indices of the rows of ``result`` not bit for bit those of ``rows``."""
+    unsigned = f"u{result.dtype.itemsize}"
+    different = result.view(unsigned) != np.asarray(rows, result.dtype).view(unsigned)
+    return np.flatnonzero(different.reshape(len(result), -1).any(axis=1))
+
+
+def _with_changes(reader, start, stop, changes):
+    """Rows ``start .. stop - 1`` of X, read now, with ``changes`` (row numbers and values)."""
+    rows = reader(start, stop)
+    if rows.base is not None or not rows.flags.writeable:
+        rows = rows.copy()
+    where, values = changes
+    rows[where - start] = values
+    return rows
 
 
 def _clean_starts(marks, history):

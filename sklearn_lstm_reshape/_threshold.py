@@ -623,6 +623,7 @@ class ThresholdReshaper(BaseReshaper):
             history=history,
             margin=CHUNK_MARGIN_RUNS * (self.max_run_ + history),
             lookahead=2 * self.max_run_ + 1,
+            as_changes=method == "transform" and tail_shape == X.shape[1:],
         )
 
     def _marking_repairs(self, method, X):
@@ -1298,7 +1299,10 @@ def _mean_abs_error(X_new, X, mask):
 
 def _runs(mask):
     """(starts, stops) of the runs of True values of a 1-D boolean array."""
-    edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
+    # Padded by hand: np.diff's prepend=0 would make the whole array int64.
+    padded = np.zeros(len(mask) + 2, dtype=np.int8)
+    padded[1:-1] = mask
+    edges = np.diff(padded)
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 

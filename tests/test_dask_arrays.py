@@ -13,6 +13,7 @@ from sklearn_lstm_reshape import (
     LatentReshaper,
     ThresholdReshaper,
 )
+from sklearn_lstm_reshape import _dask as dask_module
 from sklearn_lstm_reshape._threshold import CHUNK_MARGIN_RUNS
 from sklearn_lstm_reshape._windows import sliding_windows
 from sklearn_lstm_reshape.datasets import make_anomalous_series
@@ -189,6 +190,35 @@ def test_a_chunk_whose_start_was_not_clean_is_computed_again(
     result = reshaper.transform(chunked(X, (1100, 901, 999)))
     np.testing.assert_array_equal(result.compute(scheduler="sync"), expected, strict=True)
     assert len(computed) == 4  # three chunks, one of them twice
+
+
+def test_a_transform_in_time_order_holds_only_the_rows_it_changed(
+    series, forecaster, faulty_series, monkeypatch
+):
+    # A chunk's result waits for the check of the chunk before: as a
+    # transform's, it is held as the repaired rows, and put together later.
+    reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
+    held = []
+    with_changes = dask_module._with_changes
+
+    def recording(reader, start, stop, changes):
+        held.append(changes)
+        return with_changes(reader, start, stop, changes)
+
+    monkeypatch.setattr(dask_module, "_with_changes", recording)
+    expected = reshaper.transform(faulty_series)
+    result = reshaper.transform(chunked(faulty_series, (1100, 901, 999)))
+    np.testing.assert_array_equal(result.compute(scheduler="sync"), expected, strict=True)
+    rows = np.concatenate([where for where, _ in held])
+    changed = np.flatnonzero(np.any(expected != faulty_series, axis=1))
+    np.testing.assert_array_equal(np.sort(rows), changed)
+
+
+def test_changed_rows_are_told_bit_for_bit():
+    rows = np.array([[0.0, np.nan], [1.0, 2.0], [0.0, 3.0]], dtype=np.float32)
+    result = rows.copy()
+    result[2, 0] = -0.0  # equal as a number, not as bits
+    assert dask_module._changed_rows(result, rows).tolist() == [2]
 
 
 def test_a_chunk_full_of_repairs_asks_for_longer_chunks(series, forecaster, long_series):

@@ -17,6 +17,9 @@ from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 # Training predictions kept for sample() to draw conditions from.
 MAX_TRAINING_CONDITIONS = 10_000
+# Residuals of the CVAE's decodings of training windows kept for sample() to
+# add to its decodings: a bank of windows, so it is kept smaller.
+MAX_RESIDUALS = 2_000
 # Adam's rate of the refinement, in feature standard deviations.
 REFINE_LEARNING_RATE = 0.05
 # Real windows score() compares with as many generated ones, at most: the
@@ -182,6 +185,16 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
     training_conditions_ : ndarray of shape ``(n_kept, *condition_shape_)``
         The model's predictions on the training windows (a random
         10,000 of them at most), from which :meth:`sample` draws conditions.
+
+    residuals_ : ndarray of shape ``(n_kept, window, n_features)`` or None
+        Training windows (a random 2,000 at most) less the CVAE's decodings
+        of them under their own predictions: what :meth:`sample` adds to its
+        decodings. None for the GAN, whose noise already varies every
+        timestep.
+
+    data_min_, data_max_ : ndarray of shape (n_features,)
+        Each feature's range in the training data, which :meth:`sample`
+        keeps to.
 
     {{n_features_in_}}
 
@@ -358,7 +371,12 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         Codes (the GAN's noise) are drawn from a standard normal, the CVAE's
         prior, and decoded under the condition: "windows the LSTM would
-        predict c for".
+        predict c for". The CVAE decodes the mean of a window, smoother than
+        any real one, so each decoding gets the residual of a random training
+        window (``residuals_``), as the noise of the CVAE's likelihood. Values
+        are kept within each feature's range in the training data, and a
+        value at an end of that range (a dry day's zero rain) stays there
+        while the window is refined onto its condition.
 
         Parameters
         ----------
@@ -398,7 +416,15 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         conditions = self._sample_conditions(condition, n_samples, rng)
         codes = rng.standard_normal((n_samples, *self._code_shape())).astype(np.float32)
         conditions = np.asarray(conditions, dtype=np.float32)
-        return self._refined(self._decoded_windows(codes, conditions), conditions), conditions
+        windows = self._decoded_windows(codes, conditions)
+        if self.residuals_ is not None:
+            windows = windows + self.residuals_[rng.randint(len(self.residuals_), size=n_samples)]
+        low, high = self.data_min_.astype(np.float32), self.data_max_.astype(np.float32)
+        windows = np.clip(windows, low, high)
+        # A value at the edge of the data's range (a dry day's zero rain) is
+        # held there: a value just inside it is seldom real.
+        refined = self._refined(windows, conditions, mask=(windows > low) & (windows < high))
+        return np.clip(refined, low, high), conditions
 
     def _sample_conditions(self, condition, n_samples, rng):
         """The condition of each drawn window, shaped ``(n_samples, *condition_shape_)``."""
@@ -460,11 +486,18 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             self.encoder_, self.decoder_ = train_cvae(
                 windows, conditions, beta=self.beta, **training
             )
-        kept = np.arange(len(predictions))
-        if len(kept) > MAX_TRAINING_CONDITIONS:
-            rng = check_random_state(self.random_state)
-            kept = np.sort(rng.choice(len(kept), MAX_TRAINING_CONDITIONS, replace=False))
+        rng = check_random_state(self.random_state)
+        kept = _at_most(len(predictions), MAX_TRAINING_CONDITIONS, rng)
         self.training_conditions_ = np.array(predictions[kept])
+        rows = X.reshape(-1, X.shape[-1])
+        self.data_min_, self.data_max_ = rows.min(axis=0), rows.max(axis=0)
+        self.residuals_ = None
+        if self.encoder_ is not None:
+            kept = _at_most(len(predictions), MAX_RESIDUALS, rng)
+            own = predictions[kept]
+            real = np.asarray(windows[kept], np.float32)
+            decoded = self._decoded_windows(self._encode(real, own), conditions[kept])
+            self.residuals_ = real - decoded
 
     def _training_epochs(self, n_windows):
         if self.epochs != "auto":
@@ -575,15 +608,17 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         noise = normal(start, start + len(mean), mean.shape[1:])
         return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
 
-    def _refined(self, windows, conditions):
+    def _refined(self, windows, conditions, mask=None):
         """``windows`` moved by a short search through the frozen model toward
-        ``conditions``, each kept near where the generator put it."""
+        ``conditions``, each kept near where the generator put it; values
+        where ``mask`` is False stay as they are."""
         if self.refine_steps == 0:
             return windows
         moves, _ = optimize_toward(
             self.model_,
             np.ascontiguousarray(windows, dtype=np.float32),
             self._engine_targets(self._refine_targets(conditions)),
+            mask=None if mask is None else mask.astype(np.float32),
             **self._refinement(),
         )
         return moved(windows, moves)
@@ -678,6 +713,13 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         return self._predict_windows(
             self.decoder_, code, np.ascontiguousarray(conditions).reshape(len(conditions), -1)
         )
+
+
+def _at_most(n, size, rng):
+    """The indices ``0 .. n - 1``, or a sorted random ``size`` of them."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size, replace=False))
 
 
 def _is_class(condition):

@@ -219,6 +219,35 @@ def test_a_series_searched_in_many_blocks_is_reached_at_the_block_edges(
     assert reached[edges].mean() >= 0.8
 
 
+def test_the_last_block_keeps_the_better_of_its_two_searches(monkeypatch):
+    # 20 rows, windows of 3, blocks of 8 windows: blocks at 0, 8 and 10 (the
+    # last overlaps the one before). A window is reached when its last row is
+    # 1; this search writes 1 into the free rows only when there are few.
+    monkeypatch.setattr(optimize_module, "SEARCH_BATCH_SIZE", 8)
+    series = np.zeros((20, 1))
+    held_rows = []
+
+    def search(rows, aims, mask):
+        held_rows.append(int(np.argmax(mask[0, :, 0] > 0)))
+        value = 1.0 if mask.sum() <= 4 else 0.5
+        return np.where(mask > 0, value, rows)
+
+    done = optimize_module.search_series(
+        series,
+        lambda first, last: np.ones((last - first, 1)),
+        window=3,
+        predict=lambda windows: windows[:, -1, :],
+        reached=lambda outputs, aims: np.abs(outputs - aims)[:, 0] < 0.1,
+        search=search,
+    )
+    # The second block holds the rows of the first's windows; the last is
+    # searched free of the rows the second wrote (held: 2), then holding them
+    # (held: 8), which reached more, so it is the one kept.
+    assert held_rows == [0, 2, 2, 8]
+    np.testing.assert_array_equal(series[:, 0], [0.5] * 18 + [1.0] * 2)
+    np.testing.assert_array_equal(done, [False] * 16 + [True] * 2)
+
+
 def test_a_series_request_about_some_rows_holds_the_others(forecaster, series):
     X = series.X_clean[300:420]
     rows = np.arange(60, 80)

@@ -18,8 +18,10 @@ from .utils._sklearn_compat import Hidden, Interval, StrOptions
 # Training predictions kept for sample() to draw conditions from.
 MAX_TRAINING_CONDITIONS = 10_000
 # Residuals of the CVAE's decodings of training windows kept for sample() to
-# add to its decodings: a bank of windows, so it is kept smaller.
+# add to its decodings: at most this many windows, and this many values (8 MB
+# of float32), since a fitted reshaper is pickled to every grid-search worker.
 MAX_RESIDUALS = 2_000
+MAX_RESIDUAL_VALUES = 2_000_000
 # Adam's rate of the refinement, in feature standard deviations.
 REFINE_LEARNING_RATE = 0.05
 # Real windows score() compares with as many generated ones, at most: the
@@ -187,7 +189,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         10,000 of them at most), from which :meth:`sample` draws conditions.
 
     residuals_ : ndarray of shape ``(n_kept, window, n_features)`` or None
-        Training windows (a random 2,000 at most) less the CVAE's decodings
+        Training windows (a random 2,000 at most, and fewer when they would
+        hold over 2,000,000 values) less the CVAE's decodings
         of them under their own predictions: what :meth:`sample` adds to its
         decodings. None for the GAN, whose noise already varies every
         timestep.
@@ -493,7 +496,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         self.data_min_, self.data_max_ = rows.min(axis=0), rows.max(axis=0)
         self.residuals_ = None
         if self.encoder_ is not None:
-            kept = _at_most(len(predictions), MAX_RESIDUALS, rng)
+            per_window = int(np.prod(windows.shape[1:]))
+            most = max(1, min(MAX_RESIDUALS, MAX_RESIDUAL_VALUES // per_window))
+            kept = _at_most(len(predictions), most, rng)
             own = predictions[kept]
             real = np.asarray(windows[kept], np.float32)
             decoded = self._decoded_windows(self._encode(real, own), conditions[kept])

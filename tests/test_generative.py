@@ -311,6 +311,15 @@ def test_sampled_windows_vary_from_step_to_step_as_the_training_windows_do(fitte
     assert fitted.residuals_.shape == (300 - WINDOW + 1, WINDOW, N_FEATURES)
 
 
+def test_the_residual_bank_is_bounded_in_values(fitted, series, monkeypatch):
+    from sklearn_lstm_reshape import _generative
+
+    monkeypatch.setattr(_generative, "MAX_RESIDUAL_VALUES", 50 * WINDOW * N_FEATURES)
+    reshaper = clone(fitted).set_params(epochs=1).fit(series.X_clean[:300])
+    assert reshaper.residuals_.shape == (50, WINDOW, N_FEATURES)
+    assert reshaper.sample(3, random_state=0)[0].shape == (3, WINDOW, N_FEATURES)
+
+
 def test_sampled_values_stay_in_the_training_range_and_keep_to_its_floor(series, forecaster):
     X = series.X_clean[:300].copy()
     floor = np.quantile(X[:, 0], 0.4)

@@ -235,11 +235,11 @@ def search_series(series, targets, *, window, predict, reached, search):
     last block ends with the series (overlapping the one before), so that
     every block has the size of a search already compiled. A block leaves
     alone the rows of windows before its own, which an earlier block searched.
-    The last block is searched twice, keeping the search that reaches more of
-    its windows: once free to move the rows it shares with the block before
-    it (all their windows are in its loss), and once with those rows held
-    as that block left them (a search of a few free rows reached more on
-    some series, measured on the weather). Besides ``series``, only a
+    The last block is searched free to move the rows it shares with the
+    block before it (all their windows are in its loss) and, unless that
+    reaches every window, again with those rows held as that block left them
+    (a search of a few free rows reached more on some series, measured on
+    the weather); the search that reaches more windows is kept. Besides ``series``, only a
     block's arrays are held.
 
     Parameters
@@ -291,6 +291,8 @@ def search_series(series, targets, *, window, predict, reached, search):
                 hits = reached(predict(sliding_windows(edited, window)), aims)
                 if best is None or hits.sum() > best[1].sum():
                     best = edited, hits
+                if hits.all():
+                    break
             series[span], done[first:last] = best
         written = span.stop
     return done

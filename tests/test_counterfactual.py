@@ -248,6 +248,32 @@ def test_the_last_block_keeps_the_better_of_its_two_searches(monkeypatch):
     np.testing.assert_array_equal(done, [False] * 16 + [True] * 2)
 
 
+def test_the_last_block_is_searched_once_when_its_free_search_reaches_every_window(
+    monkeypatch,
+):
+    monkeypatch.setattr(optimize_module, "SEARCH_BATCH_SIZE", 8)
+    series = np.zeros((20, 1))
+    held_rows = []
+
+    def search(rows, aims, mask):
+        held_rows.append(int(np.argmax(mask[0, :, 0] > 0)))
+        return np.where(mask > 0, 1.0, rows)
+
+    done = optimize_module.search_series(
+        series,
+        lambda first, last: np.ones((last - first, 1)),
+        window=3,
+        predict=lambda windows: windows[:, -1, :],
+        reached=lambda outputs, aims: np.abs(outputs - aims)[:, 0] < 0.1,
+        search=search,
+    )
+    # Every search reaches all its windows, so the last block, free of the
+    # rows the second wrote (held: 2), is not searched again holding them.
+    assert held_rows == [0, 2, 2]
+    assert done.all()
+    np.testing.assert_array_equal(series[:, 0], 1.0)
+
+
 def test_a_series_request_about_some_rows_holds_the_others(forecaster, series):
     X = series.X_clean[300:420]
     rows = np.arange(60, 80)

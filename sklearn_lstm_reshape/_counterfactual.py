@@ -119,6 +119,17 @@ class CounterfactualReshaper(BaseReshaper):
         outlier is searched again nearer the neighbour, or replaced by the
         shortest swap that is no outlier; 0 turns that off.
 
+    bounds : "training", (low, high) or None, default="training"
+        The range every value of a counterfactual is kept within, per
+        feature: ``"training"`` the range of each feature in ``fit`` (no
+        negative rain, no temperature beyond the record), a pair of arrays
+        broadcastable to ``(n_features,)``, or None for no bound. A value
+        of X already beyond the range may stay where it is but is never
+        moved further out. With ``space="latent"``, the decoded result is
+        clipped to it.
+
+        .. versionadded:: 0.2
+
     tol : float, default=0.1
         A regressor's target is met when every output is within ``tol``
         standard deviations of its predictions seen in ``fit``.
@@ -182,6 +193,9 @@ class CounterfactualReshaper(BaseReshaper):
     code_scale_ : ndarray of shape (latent_dim,) or None
         Standard deviation of each code dimension over the training windows.
 
+    data_min_, data_max_ : ndarray of shape (`n_features_in_`,)
+        Each feature's range in ``fit``: the bounds of ``bounds="training"``.
+
     {{n_features_in_}}
 
     See Also
@@ -242,6 +256,7 @@ class CounterfactualReshaper(BaseReshaper):
         "proximity": [Interval(Real, 0, None, closed="left")],
         "sparsity": [Interval(Real, 0, None, closed="left")],
         "plausibility": [Interval(Real, 0, None, closed="left")],
+        "bounds": [StrOptions({"training"}), tuple, list, None],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "min_probability": [None, Interval(Real, 0, 1, closed="neither")],
         "autoencoder": [None, tuple, list],
@@ -259,6 +274,7 @@ class CounterfactualReshaper(BaseReshaper):
         "proximity",
         "sparsity",
         "plausibility",
+        "bounds",
         "tol",
         "min_probability",
     )
@@ -276,6 +292,7 @@ class CounterfactualReshaper(BaseReshaper):
         proximity=1.0,
         sparsity=0.1,
         plausibility=1.0,
+        bounds="training",
         tol=0.1,
         min_probability=None,
         autoencoder=None,
@@ -298,6 +315,7 @@ class CounterfactualReshaper(BaseReshaper):
         self.proximity = proximity
         self.sparsity = sparsity
         self.plausibility = plausibility
+        self.bounds = bounds
         self.tol = tol
         self.min_probability = min_probability
         self.autoencoder = autoencoder
@@ -363,10 +381,42 @@ class CounterfactualReshaper(BaseReshaper):
                 f"is numbers. Use tol= for a regressor's target, or leave "
                 f"min_probability=None."
             )
+        if isinstance(self.bounds, tuple | list):
+            self._given_bounds()
+
+    def _given_bounds(self):
+        """``bounds=(low, high)`` checked, as two arrays of shape (n_features,)."""
+        shape = (self.n_features_in_,)
+        fix = (
+            f"pass bounds=(low, high) with a number or {shape[0]} numbers each and low <= "
+            f"high, 'training' for the range seen in fit, or None for no bound"
+        )
+        if len(self.bounds) != 2:
+            raise ValueError(f"bounds has {len(self.bounds)} items, not 2; {fix}.")
+        try:
+            low, high = (
+                np.broadcast_to(np.asarray(bound, np.float64), shape).astype(np.float32)
+                for bound in self.bounds
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"bounds cannot be read per feature ({error}); {fix}.") from None
+        if np.isnan(low).any() or np.isnan(high).any() or (low > high).any():
+            raise ValueError(f"bounds holds NaN or a low above its high; {fix}.")
+        return low, high
+
+    def _search_bounds(self):
+        """The (low, high) per feature the searched values keep to, or None."""
+        if self.bounds is None:
+            return None
+        if isinstance(self.bounds, str):
+            return self.data_min_, self.data_max_
+        return self._given_bounds()
 
     def _fit_strategy(self, X, predictions):
         predictions = _flat(predictions)
-        self.feature_scale_ = _scale(X.reshape(-1, X.shape[-1]))
+        rows = X.reshape(-1, X.shape[-1])
+        self.feature_scale_ = _scale(rows)
+        self.data_min_, self.data_max_ = rows.min(axis=0), rows.max(axis=0)
         self.prediction_scale_ = None if self.classes_ is not None else _scale(predictions)
         windows = self._windows(X)
         keep = np.unique(np.linspace(0, len(windows) - 1, _MAX_REFERENCE).astype(int))
@@ -387,6 +437,10 @@ class CounterfactualReshaper(BaseReshaper):
         else:
             X_new, searched, fallbacks = self._edit_panel(X, predictions)
             requested = None
+        bounds = self._search_bounds()
+        if bounds is not None:  # the float32 search may round past a bound
+            low, high = (bound.astype(X.dtype) for bound in bounds)
+            np.clip(X_new, np.minimum(X, low), np.maximum(X, high), out=X_new)
         if details is not None:
             n_instances = len(X) if requested is None else int(requested.sum())
             details.update(
@@ -719,6 +773,7 @@ class CounterfactualReshaper(BaseReshaper):
             scale=self.feature_scale_,
             prediction_scale=self.prediction_scale_,
             objective=objective,
+            bounds=self._search_bounds(),
             steps=self._max_steps(series="series_window" in where),
             learning_rate=self.learning_rate,
             **where,
@@ -738,6 +793,7 @@ class CounterfactualReshaper(BaseReshaper):
             origin=instances,
             anchor=anchor,
             mask=mask,
+            bounds=self._search_bounds(),
             steps=self._max_steps(),
             learning_rate=self.learning_rate,
         )
@@ -763,7 +819,12 @@ class CounterfactualReshaper(BaseReshaper):
             steps=self._max_steps(),
             learning_rate=self.learning_rate,
         )
-        return self._predict_windows(self.decoder_, code_start + moves) + offset
+        found = self._predict_windows(self.decoder_, code_start + moves) + offset
+        bounds = self._search_bounds()
+        if bounds is None:
+            return found
+        # Clipped before the model checks the results.
+        return np.clip(found, np.minimum(instances, bounds[0]), np.maximum(instances, bounds[1]))
 
     # -- a series ------------------------------------------------------------------
 
@@ -799,6 +860,7 @@ class CounterfactualReshaper(BaseReshaper):
                 prediction_scale=self.prediction_scale_,
                 objective=self._objective("best"),
                 origin=rows,
+                bounds=self._search_bounds(),
                 steps=self._max_steps(series=True),
                 learning_rate=self.learning_rate,
                 **where,

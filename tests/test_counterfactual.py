@@ -176,7 +176,9 @@ def test_the_latent_space_search_is_valid_and_reports_its_own_figures(classifier
 
 def test_a_regressor_reaches_numeric_targets_and_holds_other_outputs(forecaster, series):
     panel = np.ascontiguousarray(sliding_windows(series.X_clean, WINDOW)[::3])
-    cf = CounterfactualReshaper(forecaster, tol=0.2).fit(panel[:100])
+    # More than half of these requests are above every forecast on the 100
+    # fitted windows, which their range cannot reach: no bound.
+    cf = CounterfactualReshaper(forecaster, tol=0.2, bounds=None).fit(panel[:100])
     assert cf.classes_ is None and cf.prediction_scale_.shape == (3,)
     report = cf.report(panel[100:140])
     assert report["validity_before"] == 0.0
@@ -190,14 +192,35 @@ def test_a_regressor_reaches_numeric_targets_and_holds_other_outputs(forecaster,
     assert np.all(held[reached] <= 0.2 * cf.prediction_scale_[1:] + 1e-6)
 
 
+# The series tests of the search itself ask every forecast +1 sd, which on
+# the peaks of this seasonal series is above any forecast of the fitted
+# rows: their range cannot reach it, so they lift the bound (UNBOUNDED).
+UNBOUNDED = dict(bounds=None)
+
+
 def test_a_series_request_survives_because_the_rows_are_searched(forecaster, series):
     X = series.X_clean
-    cf = CounterfactualReshaper(forecaster).fit(X[:300])
+    cf = CounterfactualReshaper(forecaster, **UNBOUNDED).fit(X[:300])
     report = cf.report(X[300:420])
     assert report["validity_before"] == 0.0
     assert report["validity"] >= 0.9
     # The returned series is the searched one: the model finds what the search found.
     assert report["validity"] == pytest.approx(report["searched_validity"], abs=0.02)
+
+
+def test_a_series_counterfactual_keeps_to_the_range_seen_in_fit(forecaster, series):
+    X = series.X_clean
+    far = 3.0 * forecaster.predict(sliding_windows(X[:300], WINDOW), verbose=0).std(axis=0)
+    bounded = CounterfactualReshaper(forecaster, target=lambda p: p + far).fit(X[:300])
+    low, high = bounded.data_min_, bounded.data_max_
+    np.testing.assert_array_equal(low, X[:300].min(axis=0))
+    held_out = X[300:420]
+    floor, ceiling = np.minimum(held_out, low), np.maximum(held_out, high)
+    result = bounded.transform(held_out)
+    assert np.all((result >= floor) & (result <= ceiling))
+    # The request is far enough that an unbounded search leaves the range.
+    free = bounded.set_params(bounds=None).transform(held_out)
+    assert np.mean((free < floor) | (free > ceiling)) > 0.01
 
 
 def test_a_series_searched_in_many_blocks_is_reached_at_the_block_edges(
@@ -207,7 +230,7 @@ def test_a_series_searched_in_many_blocks_is_reached_at_the_block_edges(
     # block before wrote and holds, and only their last rows are free.
     monkeypatch.setattr(optimize_module, "SEARCH_BATCH_SIZE", 24)
     X = series.X_clean[300:420]
-    cf = CounterfactualReshaper(forecaster).fit(series.X_clean[:300])
+    cf = CounterfactualReshaper(forecaster, **UNBOUNDED).fit(series.X_clean[:300])
     windows = sliding_windows(X, WINDOW)
     before = forecaster.predict(windows, verbose=0)
     after = forecaster.predict(sliding_windows(cf.transform(X), WINDOW), verbose=0)
@@ -277,7 +300,8 @@ def test_the_last_block_is_searched_once_when_its_free_search_reaches_every_wind
 def test_a_series_request_about_some_rows_holds_the_others(forecaster, series):
     X = series.X_clean[300:420]
     rows = np.arange(60, 80)
-    cf = CounterfactualReshaper(forecaster, rows=rows, steps=200).fit(series.X_clean[:300])
+    cf = CounterfactualReshaper(forecaster, rows=rows, steps=200, **UNBOUNDED)
+    cf.fit(series.X_clean[:300])
     X_new = cf.transform(X)
     windows = sliding_windows(X, WINDOW)
     before = forecaster.predict(windows, verbose=0)
@@ -328,6 +352,29 @@ def test_transform_is_deterministic_and_leaves_x_alone(fitted, held_out):
 def test_bad_targets_of_a_classifier(fitted, held_out, params, message):
     with pytest.raises(ValueError, match=message):
         with_params(fitted, **params).transform(held_out)
+
+
+def test_given_bounds_hold_and_values_already_beyond_them_move_no_further(fitted, held_out):
+    low, high = np.array([-0.5, -0.6]), np.array([0.8, 0.7])
+    result = with_params(fitted, bounds=(low, high)).transform(held_out)
+    low, high = low.astype(held_out.dtype), high.astype(held_out.dtype)  # X's precision
+    floor, ceiling = np.minimum(held_out, low), np.maximum(held_out, high)
+    assert np.all((result >= floor) & (result <= ceiling))
+    assert np.any(result != held_out)
+
+
+@pytest.mark.parametrize(
+    "bounds, message",
+    [
+        ((0.0, 1.0, 2.0), r"bounds has 3 items, not 2; pass bounds=\(low, high\) with a number"),
+        (([0.0, 0.0, 0.0], 1.0), r"bounds cannot be read per feature"),
+        ((1.0, 0.0), r"bounds holds NaN or a low above its high"),
+        (([0.0, np.nan], 1.0), r"bounds holds NaN or a low above its high"),
+    ],
+)
+def test_bad_bounds(classifier, classes, bounds, message):
+    with pytest.raises(ValueError, match=message):
+        CounterfactualReshaper(classifier, bounds=bounds).fit(classes[0][:40])
 
 
 def test_min_probability_is_refused_for_a_regressor(forecaster, series):

@@ -672,6 +672,51 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
         return tags
 
 
+class RangeBoundMixin:
+    """``bounds``: the range per feature the values an estimator writes keep
+    to (``"training"``: ``data_min_`` and ``data_max_`` of ``fit``)."""
+
+    def _check_bounds(self):
+        if isinstance(self.bounds, tuple | list):
+            self._given_bounds()
+
+    def _given_bounds(self):
+        """``bounds=(low, high)`` checked, as two float arrays of shape (n_features,)."""
+        shape = (self.n_features_in_,)
+        fix = (
+            f"pass bounds=(low, high) with a number or {shape[0]} numbers each and low <= "
+            f"high, 'training' for the range seen in fit, or None for no bound"
+        )
+        if len(self.bounds) != 2:
+            raise ValueError(f"bounds has {len(self.bounds)} items, not 2; {fix}.")
+        try:
+            low, high = (
+                np.broadcast_to(np.asarray(bound, np.float64), shape) for bound in self.bounds
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"bounds cannot be read per feature ({error}); {fix}.") from None
+        if np.isnan(low).any() or np.isnan(high).any() or (low > high).any():
+            raise ValueError(f"bounds holds NaN or a low above its high; {fix}.")
+        return low, high
+
+    def _value_bounds(self):
+        """The (low, high) per feature that written values keep to, or None."""
+        if self.bounds is None:
+            return None
+        if isinstance(self.bounds, str):
+            return self.data_min_, self.data_max_
+        return self._given_bounds()
+
+    def _kept_in_bounds(self, X, X_new):
+        """``X_new`` clipped in place to the bounds, widened to hold each value
+        of X (a value already beyond them may stay, but goes no further out)."""
+        bounds = self._value_bounds()
+        if bounds is not None:
+            low, high = (bound.astype(X.dtype) for bound in bounds)
+            np.clip(X_new, np.minimum(X, low), np.maximum(X, high), out=X_new)
+        return X_new
+
+
 def mode_of_residual(residual):
     """The ``mode`` that the deprecated ``residual`` value stands for."""
     if isinstance(residual, str):

@@ -18,7 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _dask, _keras, metrics
-from ._base import DEFAULT_WINDOW, BaseReshaper, _short, moved
+from ._base import DEFAULT_WINDOW, BaseReshaper, RangeBoundMixin, _short, moved
 from ._latent import LatentReshaper, _scale
 from ._optimize import Objective, engine_targets, optimize_toward, search_series
 from .utils._docstrings import fill_doc
@@ -47,7 +47,7 @@ _PLAUSIBILITY_BOOST = 10.0
 
 
 @fill_doc
-class CounterfactualReshaper(BaseReshaper):
+class CounterfactualReshaper(RangeBoundMixin, BaseReshaper):
     """The nearest X for which the wrapped model predicts a target: counterfactuals.
 
     For a classifier (a model whose last layer applies ``softmax`` or
@@ -77,7 +77,8 @@ class CounterfactualReshaper(BaseReshaper):
         Where the refinement searches: the values of X, or the code of an
         LSTM autoencoder trained in ``fit`` (whose decoded change is added
         to X). The latent search keeps its start for an instance it cannot
-        bring to the target (``report`` counts them).
+        bring to the target (``report`` counts them), and its decoded
+        result is clipped to ``bounds``.
 
     start : {"swap", "neighbour", "input"}, default="swap"
         Where a panel's search starts: the shortest segment of the nearest
@@ -119,16 +120,7 @@ class CounterfactualReshaper(BaseReshaper):
         outlier is searched again nearer the neighbour, or replaced by the
         shortest swap that is no outlier; 0 turns that off.
 
-    bounds : "training", (low, high) or None, default="training"
-        The range every value of a counterfactual is kept within, per
-        feature: ``"training"`` the range of each feature in ``fit`` (no
-        negative rain, no temperature beyond the record), a pair of arrays
-        broadcastable to ``(n_features,)``, or None for no bound. A value
-        of X already beyond the range may stay where it is but is never
-        moved further out. With ``space="latent"``, the decoded result is
-        clipped to it.
-
-        .. versionadded:: 0.2
+    {{bounds written="of a counterfactual"}}
 
     tol : float, default=0.1
         A regressor's target is met when every output is within ``tol``
@@ -381,36 +373,7 @@ class CounterfactualReshaper(BaseReshaper):
                 f"is numbers. Use tol= for a regressor's target, or leave "
                 f"min_probability=None."
             )
-        if isinstance(self.bounds, tuple | list):
-            self._given_bounds()
-
-    def _given_bounds(self):
-        """``bounds=(low, high)`` checked, as two arrays of shape (n_features,)."""
-        shape = (self.n_features_in_,)
-        fix = (
-            f"pass bounds=(low, high) with a number or {shape[0]} numbers each and low <= "
-            f"high, 'training' for the range seen in fit, or None for no bound"
-        )
-        if len(self.bounds) != 2:
-            raise ValueError(f"bounds has {len(self.bounds)} items, not 2; {fix}.")
-        try:
-            low, high = (
-                np.broadcast_to(np.asarray(bound, np.float64), shape).astype(np.float32)
-                for bound in self.bounds
-            )
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"bounds cannot be read per feature ({error}); {fix}.") from None
-        if np.isnan(low).any() or np.isnan(high).any() or (low > high).any():
-            raise ValueError(f"bounds holds NaN or a low above its high; {fix}.")
-        return low, high
-
-    def _search_bounds(self):
-        """The (low, high) per feature the searched values keep to, or None."""
-        if self.bounds is None:
-            return None
-        if isinstance(self.bounds, str):
-            return self.data_min_, self.data_max_
-        return self._given_bounds()
+        self._check_bounds()
 
     def _fit_strategy(self, X, predictions):
         predictions = _flat(predictions)
@@ -437,10 +400,7 @@ class CounterfactualReshaper(BaseReshaper):
         else:
             X_new, searched, fallbacks = self._edit_panel(X, predictions)
             requested = None
-        bounds = self._search_bounds()
-        if bounds is not None:  # the float32 search may round past a bound
-            low, high = (bound.astype(X.dtype) for bound in bounds)
-            np.clip(X_new, np.minimum(X, low), np.maximum(X, high), out=X_new)
+        self._kept_in_bounds(X, X_new)  # the float32 search may round past a bound
         if details is not None:
             n_instances = len(X) if requested is None else int(requested.sum())
             details.update(
@@ -773,7 +733,7 @@ class CounterfactualReshaper(BaseReshaper):
             scale=self.feature_scale_,
             prediction_scale=self.prediction_scale_,
             objective=objective,
-            bounds=self._search_bounds(),
+            bounds=self._value_bounds(),
             steps=self._max_steps(series="series_window" in where),
             learning_rate=self.learning_rate,
             **where,
@@ -793,7 +753,7 @@ class CounterfactualReshaper(BaseReshaper):
             origin=instances,
             anchor=anchor,
             mask=mask,
-            bounds=self._search_bounds(),
+            bounds=self._value_bounds(),
             steps=self._max_steps(),
             learning_rate=self.learning_rate,
         )
@@ -820,7 +780,7 @@ class CounterfactualReshaper(BaseReshaper):
             learning_rate=self.learning_rate,
         )
         found = self._predict_windows(self.decoder_, code_start + moves) + offset
-        bounds = self._search_bounds()
+        bounds = self._value_bounds()
         if bounds is None:
             return found
         # Clipped before the model checks the results.
@@ -860,7 +820,7 @@ class CounterfactualReshaper(BaseReshaper):
                 prediction_scale=self.prediction_scale_,
                 objective=self._objective("best"),
                 origin=rows,
-                bounds=self._search_bounds(),
+                bounds=self._value_bounds(),
                 steps=self._max_steps(series=True),
                 learning_rate=self.learning_rate,
                 **where,

@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _dask, _keras, metrics
-from ._base import DEPRECATED, WindowAutoencodingReshaper, moved
+from ._base import DEPRECATED, RangeBoundMixin, WindowAutoencodingReshaper, moved
 from ._latent import _scale
 from ._optimize import Objective, engine_targets, optimize_toward, search_series
 from .utils._docstrings import fill_doc
@@ -37,7 +37,7 @@ MIN_GAN_STEPS = 2000
 
 
 @fill_doc
-class GenerativeReshaper(WindowAutoencodingReshaper):
+class GenerativeReshaper(RangeBoundMixin, WindowAutoencodingReshaper):
     """Regenerate X under the LSTM's prediction, or under a requested one.
 
     A conditional generator learns the windows of X conditioned on what the
@@ -140,6 +140,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         (the predictions of every window would pin it back to X). 0 returns
         the decodings as they are (much faster on a long series).
 
+    {{bounds written="of the result and of :meth:`sample`"}}
+
     tol : float, default=0.1
         When the refinement counts a window as on its condition: every
         output within ``tol`` standard deviations (of the model's
@@ -196,8 +198,8 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         timestep.
 
     data_min_, data_max_ : ndarray of shape (n_features,)
-        Each feature's range in the training data, which :meth:`sample`
-        keeps to.
+        Each feature's range in the training data: the bounds of
+        ``bounds="training"``.
 
     {{n_features_in_}}
 
@@ -256,6 +258,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         "mode": [StrOptions({"auto", "edit", "regenerate"})],
         "stochastic": ["boolean"],
         "refine_steps": [Interval(Integral, 0, None, closed="left")],
+        "bounds": [StrOptions({"training"}), tuple, list, None],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "residual": [StrOptions({"auto"}), "boolean", Hidden(StrOptions({DEPRECATED}))],
     }
@@ -265,6 +268,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         "condition",
         "stochastic",
         "refine_steps",
+        "bounds",
         "tol",
     )
 
@@ -285,6 +289,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         mode="auto",
         stochastic=False,
         refine_steps=100,
+        bounds="training",
         tol=0.1,
         predict_batch_size=4096,
         fold=DEPRECATED,
@@ -306,6 +311,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         self.mode = mode
         self.stochastic = stochastic
         self.refine_steps = refine_steps
+        self.bounds = bounds
         self.tol = tol
         self.predict_batch_size = predict_batch_size
         self.fold = fold
@@ -377,9 +383,10 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         predict c for". The CVAE decodes the mean of a window, smoother than
         any real one, so each decoding gets the residual of a random training
         window (``residuals_``), as the noise of the CVAE's likelihood. Values
-        are kept within each feature's range in the training data, and a
-        value at an end of that range (a dry day's zero rain) stays there
-        while the window is refined onto its condition.
+        are kept within ``bounds`` (by default each feature's range in the
+        training data), and a value at an end of that range (a dry day's
+        zero rain) stays there while the window is refined onto its
+        condition.
 
         Parameters
         ----------
@@ -422,11 +429,15 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         windows = self._decoded_windows(codes, conditions)
         if self.residuals_ is not None:
             windows = windows + self.residuals_[rng.randint(len(self.residuals_), size=n_samples)]
-        low, high = self.data_min_.astype(np.float32), self.data_max_.astype(np.float32)
+        bounds = self._value_bounds()
+        if bounds is None:
+            return self._refined(windows, conditions), conditions
+        low, high = (bound.astype(np.float32) for bound in bounds)
         windows = np.clip(windows, low, high)
-        # A value at the edge of the data's range (a dry day's zero rain) is
-        # held there: a value just inside it is seldom real.
-        refined = self._refined(windows, conditions, mask=(windows > low) & (windows < high))
+        # A value at the edge of the range (a dry day's zero rain) is held
+        # there: a value just inside it is seldom real.
+        at_edge = (windows <= low) | (windows >= high)
+        refined = self._refined(windows, conditions, mask=~at_edge, bounds=bounds)
         return np.clip(refined, low, high), conditions
 
     def _sample_conditions(self, condition, n_samples, rng):
@@ -534,13 +545,15 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
 
         rows = self._rewrite(X, rewrite, n_streams=1 if details is None else 2)
         X_new = moved(X, rows[0]) if edits else rows[0]  # rows[0]: the change, when editing
+        X_new = self._kept_in_bounds(X, X_new.astype(X.dtype, copy=False))
         if X.ndim == 3:
-            X_new = self._refined(X_new, requested).astype(X.dtype, copy=False)
+            X_new = self._refined(X_new, requested, bounds=self._value_bounds())
+            X_new = self._kept_in_bounds(X, X_new.astype(X.dtype, copy=False))
         elif requested is not predictions and not np.array_equal(requested, predictions):
             # Not a regeneration: a series whose every window must meet the
             # forecast X gives is pinned back to X (measured: a regeneration
             # 0.57 from X came back to within 0.04 of it).
-            X_new = self._refined_series(X_new, requested)
+            X_new = self._kept_in_bounds(X, self._refined_series(X_new, requested))
         if details is not None:
             details.update(requested=requested, reconstruction=rows[1])
         return X_new
@@ -586,6 +599,9 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
                 f"in memory."
             )
 
+    def _check_settings(self):
+        self._check_bounds()
+
     def _edits(self):
         """Whether X is edited (True) or regenerated (False)."""
         mode = self._param("mode")
@@ -613,10 +629,11 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
         noise = normal(start, start + len(mean), mean.shape[1:])
         return mean + np.exp(0.5 * log_variance) * noise.astype(np.float32)
 
-    def _refined(self, windows, conditions, mask=None):
+    def _refined(self, windows, conditions, mask=None, bounds=None):
         """``windows`` moved by a short search through the frozen model toward
         ``conditions``, each kept near where the generator put it; values
-        where ``mask`` is False stay as they are."""
+        where ``mask`` is False stay as they are, and the others within
+        ``bounds`` (see :func:`optimize_toward`)."""
         if self.refine_steps == 0:
             return windows
         moves, _ = optimize_toward(
@@ -624,6 +641,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
             np.ascontiguousarray(windows, dtype=np.float32),
             self._engine_targets(self._refine_targets(conditions)),
             mask=None if mask is None else mask.astype(np.float32),
+            bounds=bounds,
             **self._refinement(),
         )
         return moved(windows, moves)
@@ -656,6 +674,7 @@ class GenerativeReshaper(WindowAutoencodingReshaper):
                 rows,
                 self._engine_targets(block_targets),
                 mask=mask,
+                bounds=self._value_bounds(),
                 series_window=window,
                 **settings,
             )

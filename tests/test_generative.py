@@ -337,6 +337,35 @@ def test_sampled_values_stay_in_the_training_range_and_keep_to_its_floor(series,
     assert not np.array_equal(windows, unrefined)
 
 
+def test_an_edit_keeps_to_the_training_range_and_x_beyond_it_goes_no_further(fitted, series):
+    X = series.X_clean[300:].copy()
+    X[:5, 1] = fitted.data_max_[1] + 1.0  # already beyond the range
+    far = with_condition(fitted, lambda p: p + 3.0)
+    floor = np.minimum(X, fitted.data_min_)
+    ceiling = np.maximum(X, fitted.data_max_)
+    for steps in (0, 20):
+        edited = far.set_params(refine_steps=steps).transform(X)
+        assert np.all((edited >= floor) & (edited <= ceiling))
+    free = far.set_params(bounds=None).transform(X)
+    assert np.mean((free < floor) | (free > ceiling)) > 0.01
+
+
+def test_sample_keeps_to_given_bounds(fitted):
+    low, high = fitted.data_min_ / 2, fitted.data_max_ / 2
+    windows, _ = (
+        with_condition(fitted, "prediction")
+        .set_params(bounds=(low, high))
+        .sample(50, random_state=0)
+    )
+    assert np.all((windows >= low.astype(np.float32)) & (windows <= high.astype(np.float32)))
+    assert np.any(windows == low.astype(np.float32))
+
+
+def test_bad_bounds_are_refused(series, forecaster):
+    with pytest.raises(ValueError, match=r"bounds holds NaN or a low above its high"):
+        GenerativeReshaper(forecaster, bounds=(1.0, 0.0), **SMALL).fit(series.X_clean[:100])
+
+
 def test_sample_draws_its_conditions_from_the_training_predictions(fitted):
     rng = np.random.RandomState(0)
     drawn = fitted._sample_conditions(None, 40, rng)
@@ -433,10 +462,15 @@ def test_the_refinement_puts_sampled_windows_on_their_condition(fitted):
     assert gaps[1] < 2 * fitted.tol
 
 
+# Every forecast +1 sd is, on the peaks of this seasonal series, above any
+# forecast of the fitted rows: tests of the refinement itself lift the bound.
+UNBOUNDED = dict(bounds=None)
+
+
 def test_the_refinement_puts_the_windows_of_a_series_on_their_condition(fitted, series):
     X = series.X_clean[300:]
     scale = fitted.prediction_scale_
-    reshaper = with_condition(fitted, lambda p: p + scale)
+    reshaper = with_condition(fitted, lambda p: p + scale).set_params(**UNBOUNDED)
     folded = reshaper.set_params(refine_steps=0).report(X)
     refined = reshaper.set_params(refine_steps=100).report(X)
     assert refined["condition_gap_after"] < 0.5 * folded["condition_gap_after"]
@@ -523,7 +557,7 @@ def test_the_gan_learns_the_distribution_of_the_windows(fitted_gan, series):
 def test_the_gan_edit_and_its_refinement_move_predictions_to_the_request(fitted_gan, series):
     X = series.X_clean[300:]
     scale = fitted_gan.prediction_scale_
-    reshaper = with_condition(fitted_gan, lambda p: p + scale)
+    reshaper = with_condition(fitted_gan, lambda p: p + scale).set_params(**UNBOUNDED)
     edited = reshaper.set_params(refine_steps=0).report(X)
     refined = reshaper.set_params(refine_steps=100).report(X)
     assert edited["condition_gap_after"] < edited["condition_gap_before"]

@@ -56,6 +56,16 @@ The old name of ``{new}``.
 
 .. deprecated:: 0.2
    Renamed ``{new}``; ``{old}`` will be removed in 0.3.""",
+    "bounds": """\
+bounds : "training", (low, high) or None, default="training"
+    The range every value {written} keeps to, per feature:
+    ``"training"`` the range of each feature in ``fit`` (no negative
+    rain, no temperature beyond the record), a pair of arrays
+    broadcastable to ``(n_features,)``, or None for no bound. A value of
+    X already beyond the range may stay where it is but is never moved
+    further out.
+
+    .. versionadded:: 0.2""",
     "verbose": """\
 verbose : int, default=0
     Print training and prediction progress when > 0.""",

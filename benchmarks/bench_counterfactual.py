@@ -44,8 +44,9 @@ every output is within 0.1 standard deviation of the request. "out of
 range" is the fraction of the returned values outside the range of that
 feature in the training days (negative rain, say).
 
-Beside each search, a reference of what the forecaster allows rather than a
-peer: the series built one row at a time, in time order, each row moved (by
+Beside the search at its defaults, the same search with ``bounds=None``,
+and a reference of what the forecaster allows rather than a peer: the
+series built one row at a time, in time order, each row moved (by
 Gauss-Newton steps on finite differences, all features at once) until the
 one window it ends meets its request, every earlier row fixed. Built twice:
 with every value kept within the training range, and unbounded. Where the
@@ -473,8 +474,13 @@ def part_series(quick, Reshaper):
         beyond = (targets[:, asked] > train_forecasts[:, asked].max(axis=0)) | (
             targets[:, asked] < train_forecasts[:, asked].min(axis=0)
         )
-        reshaper = Reshaper(forecaster, target=lambda p, shift=shift: p + shift).fit(X_train)
-        series = {"CounterfactualReshaper()": timed(lambda r=reshaper: r.transform(X_held_out))}
+        series = {}
+        for name, bounds in (("()", "training"), ("(bounds=None)", None)):
+            reshaper = Reshaper(forecaster, target=lambda p, s=shift: p + s, bounds=bounds)
+            reshaper.fit(X_train)
+            series[f"CounterfactualReshaper{name}"] = timed(
+                lambda r=reshaper: r.transform(X_held_out)
+            )
         for name, bounds in (("within the range", (low, high)), ("unbounded", None)):
             series[f"row by row, {name}"] = timed(
                 lambda bounds=bounds, targets=targets: sequential_construction(

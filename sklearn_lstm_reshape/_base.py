@@ -711,9 +711,18 @@ class RangeBoundMixin:
         """``X_new`` clipped in place to the bounds, widened to hold each value
         of X (a value already beyond them may stay, but goes no further out)."""
         bounds = self._value_bounds()
-        if bounds is not None:
-            low, high = (bound.astype(X.dtype) for bound in bounds)
-            np.clip(X_new, np.minimum(X, low), np.maximum(X, high), out=X_new)
+        if bounds is None:
+            return X_new
+        low, high = (bound.astype(X.dtype) for bound in bounds)
+        X_new = np.ascontiguousarray(X_new)  # its rows are clipped in place
+        n_features = X.shape[-1]
+        # By blocks of rows: the widened bounds are the size of what they clip.
+        for new, old in zip(
+            _row_blocks(X_new.reshape(-1, n_features)),
+            _row_blocks(X.reshape(-1, n_features)),
+            strict=True,
+        ):
+            np.clip(new, np.minimum(old, low), np.maximum(old, high), out=new)
         return X_new
 
 

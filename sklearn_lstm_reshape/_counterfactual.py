@@ -400,7 +400,7 @@ class CounterfactualReshaper(RangeBoundMixin, BaseReshaper):
         else:
             X_new, searched, fallbacks = self._edit_panel(X, predictions)
             requested = None
-        self._kept_in_bounds(X, X_new)  # the float32 search may round past a bound
+        X_new = self._kept_in_bounds(X, X_new)  # the float32 search may round past a bound
         if details is not None:
             n_instances = len(X) if requested is None else int(requested.sum())
             details.update(

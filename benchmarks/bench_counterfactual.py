@@ -462,10 +462,10 @@ def part_series(quick, Reshaper):
     requests["every forecast + 1 sd"] = np.ones(len(std))
     low, high = X_train.min(axis=0), X_train.max(axis=0)
     print(
-        f"{'request':<26}{'asks beyond':>12}  {'series from':<30}{'validity':>9}"
+        f"{'request':<26}{'asks beyond':>12}  {'series from':<37}{'validity':>9}"
         f"{'L2/row (sd)':>13}{'rows changed':>14}{'out of range':>14}{'s/window':>10}"
     )
-    print("-" * 130)
+    print("-" * 137)
     validities = {}
     for label, raised in requests.items():
         shift = (raised * std).astype(np.float32)
@@ -496,7 +496,7 @@ def part_series(quick, Reshaper):
             distance = proximity(X_held_out / feature_std, X_new / feature_std)
             outside = np.mean((X_new < low) | (X_new > high))
             print(
-                f"{label:<26}{beyond.any(axis=1).mean():>12.3f}  {source:<30}{reached:>9.3f}"
+                f"{label:<26}{beyond.any(axis=1).mean():>12.3f}  {source:<37}{reached:>9.3f}"
                 f"{distance:>13.3f}{changed:>14.2f}{outside:>14.3f}{seconds / len(before):>10.3f}"
             )
     print(

@@ -780,11 +780,7 @@ class CounterfactualReshaper(RangeBoundMixin, BaseReshaper):
             learning_rate=self.learning_rate,
         )
         found = self._predict_windows(self.decoder_, code_start + moves) + offset
-        bounds = self._value_bounds()
-        if bounds is None:
-            return found
-        # Clipped before the model checks the results.
-        return np.clip(found, np.minimum(instances, bounds[0]), np.maximum(instances, bounds[1]))
+        return self._kept_in_bounds(instances, found)  # before the model checks the results
 
     # -- a series ------------------------------------------------------------------
 

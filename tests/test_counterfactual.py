@@ -242,6 +242,19 @@ def test_a_series_searched_in_many_blocks_is_reached_at_the_block_edges(
     assert reached[edges].mean() >= 0.8
 
 
+def search_toy_series(series, search):
+    """``search_series`` on a one-feature series whose every window asks for
+    1, reached when the window's last row is within 0.1 of it."""
+    return optimize_module.search_series(
+        series,
+        lambda first, last: np.ones((last - first, 1)),
+        window=3,
+        predict=lambda windows: windows[:, -1, :],
+        reached=lambda outputs, aims: np.abs(outputs - aims)[:, 0] < 0.1,
+        search=search,
+    )
+
+
 def test_the_last_block_keeps_the_better_of_its_two_searches(monkeypatch):
     # 20 rows, windows of 3, blocks of 8 windows: blocks at 0, 8 and 10 (the
     # last overlaps the one before). A window is reached when its last row is
@@ -255,14 +268,7 @@ def test_the_last_block_keeps_the_better_of_its_two_searches(monkeypatch):
         value = 1.0 if mask.sum() <= 4 else 0.5
         return np.where(mask > 0, value, rows)
 
-    done = optimize_module.search_series(
-        series,
-        lambda first, last: np.ones((last - first, 1)),
-        window=3,
-        predict=lambda windows: windows[:, -1, :],
-        reached=lambda outputs, aims: np.abs(outputs - aims)[:, 0] < 0.1,
-        search=search,
-    )
+    done = search_toy_series(series, search)
     # The second block holds the rows of the first's windows; the last is
     # searched free of the rows the second wrote (held: 2), then holding them
     # (held: 8), which reached more, so it is the one kept.
@@ -282,14 +288,7 @@ def test_the_last_block_is_searched_once_when_its_free_search_reaches_every_wind
         held_rows.append(int(np.argmax(mask[0, :, 0] > 0)))
         return np.where(mask > 0, 1.0, rows)
 
-    done = optimize_module.search_series(
-        series,
-        lambda first, last: np.ones((last - first, 1)),
-        window=3,
-        predict=lambda windows: windows[:, -1, :],
-        reached=lambda outputs, aims: np.abs(outputs - aims)[:, 0] < 0.1,
-        search=search,
-    )
+    done = search_toy_series(series, search)
     # Every search reaches all its windows, so the last block, free of the
     # rows the second wrote (held: 2), is not searched again holding them.
     assert held_rows == [0, 2, 2]

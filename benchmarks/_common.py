@@ -86,7 +86,7 @@ def print_summary(rows):
             table.append((name, format(value, fmt), "-", "info"))
             continue
         passed = value >= goal if op == ">=" else value <= goal
-        table.append((name, format(value, fmt), f"{op} {goal:.2f}", "PASS" if passed else "FAIL"))
+        table.append((name, format(value, fmt), f"{op} {goal:g}", "PASS" if passed else "FAIL"))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     line = "-+-".join("-" * width for width in widths)
     print("\nSummary")

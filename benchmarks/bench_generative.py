@@ -28,13 +28,17 @@ the values of the weights.
    0.1 and more) and a gradient-boosting discriminative score against the
    real held-out windows (the mean of BOOSTING_REPEATS seeds), and diversity
    (``sklearn_lstm_reshape.metrics``); on sines, TimeGAN's discriminative and
-   predictive scores beside the published ones.
+   predictive scores beside the published ones. Each of ``--seeds`` (three
+   by default) seeds the forecaster, the generators and the draws, and the
+   tables are the means over the seeds: with one seed, the weather's GRU
+   score of the same generator was 0.03 or 0.10, depending on the seed.
 
 Run from the repository root::
 
     python benchmarks/bench_generative.py             # speed, full sizes, a few minutes
     python benchmarks/bench_generative.py --quick     # speed, small sizes, smoke test
-    python benchmarks/bench_generative.py --quality   # quality, about 15 minutes
+    python benchmarks/bench_generative.py --quality   # quality, three seeds, about 30 minutes
+    python benchmarks/bench_generative.py --quality --seeds 0   # one seed
 """
 
 import argparse
@@ -540,24 +544,60 @@ def print_quality(title, rows):
         print(f"{row['method']:42s} " + " ".join(cells))
 
 
-def bench_quality(quick, seed=SEED):
-    """Print the quality tables; return the summary rows of the goals."""
-    forecasts, classes = quality_forecasts(quick, seed), quality_classes(quick, seed)
-    print_quality("Bundled weather, LSTM forecaster; requests: every forecast +1 sd", forecasts)
-    print_quality("ItalyPowerDemand, LSTM classifier; requests: the other class", classes)
-    sines_figures = quality_sines(quick, seed)
+def bench_quality(quick, seeds=(SEED,)):
+    """Print the quality tables, means over ``seeds``; return the summary rows of
+    the goals, whose measured figure is the mean and whose name lists each
+    seed's."""
+    runs = []
+    for seed in seeds:
+        forecasts, classes = quality_forecasts(quick, seed), quality_classes(quick, seed)
+        runs.append((forecasts, classes, quality_sines(quick, seed)))
+    over = f", mean over the seeds {list(seeds)}" if len(seeds) > 1 else ""
+    print_quality(
+        f"Bundled weather, LSTM forecaster; requests: every forecast +1 sd{over}",
+        mean_rows([forecasts for forecasts, _, _ in runs]),
+    )
+    print_quality(
+        f"ItalyPowerDemand, LSTM classifier; requests: the other class{over}",
+        mean_rows([classes for _, classes, _ in runs]),
+    )
+    sines_figures = {
+        name: tuple(np.mean([figures[name] for _, _, figures in runs], axis=0))
+        for name in runs[0][2]
+    }
     n_sines = 1000 if quick else SINES["n_samples"]
-    print(f"\nTimeGAN's sines ({n_sines:,} x {SINES['timesteps']} x {SINES['n_features']})")
+    print(f"\nTimeGAN's sines ({n_sines:,} x {SINES['timesteps']} x {SINES['n_features']}){over}")
     print(f"{'':42s} {'discriminative':>14s} {'predictive':>10s}")
     for name, (discriminative, predictive) in sines_figures.items():
         print(f"{name:42s} {discriminative:14.3f} {predictive:10.3f}")
     for name, figures in PUBLISHED_SINES.items():
         print(f"{name + ' (published)':42s} {figures[0]:14.3f} {figures[1]:10.3f}")
 
+    per_seed = [
+        [
+            goal
+            for kind in GENERATORS
+            for goal in quality_goals(by_name(forecasts), by_name(classes), figures, kind)
+        ]
+        for forecasts, classes, figures in runs
+    ]
+    goals = []
+    for name, _, op, goal, fmt in per_seed[0]:
+        values = [run[len(goals)][1] for run in per_seed]
+        if len(seeds) > 1:
+            name += " (" + ", ".join(format(value, fmt) for value in values) + ")"
+        goals.append((name, float(np.mean(values)), op, goal, fmt))
+    return goals
+
+
+def mean_rows(runs):
+    """The rows of each method, every figure the mean over the runs."""
     return [
-        goal
-        for kind in GENERATORS
-        for goal in quality_goals(by_name(forecasts), by_name(classes), sines_figures, kind)
+        {
+            key: value if key == "method" else float(np.mean([run[i][key] for run in runs]))
+            for key, value in row.items()
+        }
+        for i, row in enumerate(runs[0])
     ]
 
 
@@ -646,6 +686,11 @@ def main(argv=None):
         action="store_true",
         help="[3]: realism, variety and the condition against the peers, instead of the speed",
     )
+    parser.add_argument(
+        "--seeds",
+        default="0,1,2",
+        help="[3]: seeds of the models and draws, comma-separated; the tables are the means",
+    )
     args = parser.parse_args(argv)
 
     sizes = SIZES["quick" if args.quick else "full"]
@@ -661,7 +706,8 @@ def main(argv=None):
     print(f"Forecaster: make_forecaster({WINDOW}, {N_FEATURES}, units={UNITS}), untrained weights.")
 
     if args.quality:
-        print_summary(bench_quality(args.quick))
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+        print_summary(bench_quality(args.quick, seeds))
         if args.quick:
             print("Quick sizes are a smoke test: the goals apply to the full sizes.")
         print(f"Total time: {time.perf_counter() - start:.0f} s")

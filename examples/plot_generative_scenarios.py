@@ -279,7 +279,8 @@ for name, (windows, conditions) in {
 # ``benchmarks/bench_generative.py --quality`` averages three). Part of that
 # is the request: weeks 4 °C warmer than the LSTM expects are rarer than
 # real ones. Drawn under the training forecasts themselves, the VAE's windows
-# scored 0.03 in that benchmark, against 0.11 for other years' real windows.
+# scored 0.10 in that benchmark (0.03 to 0.16 over its three seeds), against
+# 0.13 for other years' real windows.
 # The plot shows that both have the day-to-day jumps of real weather: the
 # VAE decodes a window's mean, and adds the residual of a training window.
 fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)

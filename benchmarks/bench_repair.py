@@ -41,8 +41,8 @@ scored: the clean values are unknown.
 Each seed seeds both the injected faults and every seeded model (the
 reshaper's LSTM, the given LSTM, IForest, IterativeImputer), and the real
 series are run once per seed as well: the seed of the reshaper's LSTM alone
-moves the ECG's F1 between 0.17 and 0.44, so one seed decides nothing. The table ends
-with the mean over the seeds, and the spread of F1 (lowest-highest).
+moves the ECG's F1 between 0.17 and 0.44, so one seed decides nothing. The
+table ends with the mean over the seeds, and the spread of F1 (lowest-highest).
 
 Run from the repository root, with the peers installed (``pip install -e
 ".[jax,bench]"``)::

@@ -907,13 +907,24 @@ class ThresholdReshaper(BaseReshaper):
             f"({errors['model'][f]:.3g} against {errors['persistence'][f]:.3g})"
             for f in worse[:5]
         ) + (", ..." if len(worse) > 5 else "")
+        if self.model is None:
+            # The default already forecasts changes; what it learnt from is X.
+            fix = (
+                f"The default model was trained on X itself, and its forecasts from "
+                f"windows that hold faults follow them: fit on data with fewer "
+                f"faults if you have it, or raise epochs (now {self.epochs})"
+            )
+        else:
+            fix = (
+                "Train it longer, or on the changes from one row to the next (as "
+                "the default model=None does)"
+            )
         warnings.warn(
             f"The model forecasts X worse than repeating the last value does "
             f"(mean absolute one-step error on the training data): {described}. Its "
             f"residuals flag what it cannot forecast, and its forecasts are poor "
-            f"repairs. Train it longer, or on the changes from one row to the next "
-            f"(as the default model=None does), or repair with "
-            f"action='interpolate'.",
+            f"repairs. {fix}, or repair with action='interpolate' (action='auto' "
+            f"chooses it where it repairs hidden values better).",
             UserWarning,
             stacklevel=4,
         )

@@ -6,6 +6,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_lstm_reshape import ThresholdReshaper
+from sklearn_lstm_reshape.datasets import inject_anomalies
 
 from .conftest import WINDOW
 
@@ -251,12 +252,34 @@ def test_auto_chooses_interpolation_for_a_model_worse_than_persistence(series):
     from sklearn_lstm_reshape.models import make_forecaster
 
     untrained = make_forecaster(WINDOW, series.X.shape[1], units=4, predict_change=False)
-    with pytest.warns(UserWarning, match="forecasts X worse than repeating the last value"):
+    with pytest.warns(
+        UserWarning,
+        match=r"forecasts X worse than repeating the last value.* Train it longer, or on the "
+        r"changes from one row to the next \(as the default model=None does\)",
+    ):
         reshaper = ThresholdReshaper(untrained, random_state=0).fit(series.X)
     assert list(reshaper.repair_) == ["interpolate"] * series.X.shape[1]
     errors = reshaper.forecast_errors_
     assert (errors["model"] > errors["persistence"]).all()
     assert (reshaper.repair_errors_["interpolate"] < reshaper.repair_errors_["forecast"]).all()
+
+
+def test_the_default_model_worse_than_persistence_gets_advice_that_fits_it():
+    # A trend and a season with level shifts and spikes (as the repair
+    # benchmark's CO2): the default forecaster, trained on the faults, forecasts
+    # worse than the last value, and is not told to forecast changes, as it does.
+    rows = np.arange(800)
+    clean = (0.05 * rows + np.sin(2 * np.pi * rows / 52))[:, None]
+    X = inject_anomalies(
+        clean, anomaly_fraction=0.05, kinds=("level_shift", "spike"), random_state=0
+    ).X
+    with pytest.warns(UserWarning, match="forecasts X worse than repeating") as caught:
+        reshaper = ThresholdReshaper(window=8, units=4, random_state=0).fit(X)
+    message = next(str(w.message) for w in caught if "worse than repeating" in str(w.message))
+    assert "The default model was trained on X itself" in message
+    assert "raise epochs (now 10)" in message
+    assert "as the default model=None does" not in message
+    assert list(reshaper.repair_) == ["interpolate"]
 
 
 def test_explicit_actions_are_kept(series, forecaster):

@@ -31,13 +31,13 @@ the values of the weights.
    predictive scores beside the published ones. Each of ``--seeds`` (three
    by default) seeds the forecaster, the generators and the draws, and the
    tables are the means over the seeds: with one seed, the weather's GRU
-   score of the same generator was 0.03 or 0.10, depending on the seed.
+   score of the same generator was 0.03 to 0.16, depending on the seed.
 
 Run from the repository root::
 
     python benchmarks/bench_generative.py             # speed, full sizes, a few minutes
     python benchmarks/bench_generative.py --quick     # speed, small sizes, smoke test
-    python benchmarks/bench_generative.py --quality   # quality, three seeds, about 30 minutes
+    python benchmarks/bench_generative.py --quality   # quality, three seeds, about 25 minutes
     python benchmarks/bench_generative.py --quality --seeds 0   # one seed
 """
 
@@ -582,8 +582,9 @@ def bench_quality(quick, seeds=(SEED,)):
         for forecasts, classes, figures in runs
     ]
     goals = []
-    for name, _, op, goal, fmt in per_seed[0]:
-        values = [run[len(goals)][1] for run in per_seed]
+    for same_goal in zip(*per_seed, strict=True):
+        name, _, op, goal, fmt = same_goal[0]
+        values = [value for _, value, *_ in same_goal]
         if len(seeds) > 1:
             name += " (" + ", ".join(format(value, fmt) for value in values) + ")"
         goals.append((name, float(np.mean(values)), op, goal, fmt))

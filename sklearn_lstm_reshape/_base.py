@@ -75,6 +75,8 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
     # What model=None means: train the default forecaster on X (True), or
     # work without a model (False).
     _trains_default_model = True
+    # The form of the default forecaster (train_forecaster's predict_change).
+    _default_predict_change = True
     # Parameters renamed, kept for one release: old name -> (new name, a
     # function of the old value giving the new one, or None for the same).
     _renamed_params: dict = {}
@@ -449,13 +451,16 @@ class BaseReshaper(TransformerMixin, BaseEstimator):
                 window=window,
                 units=self.units,
                 epochs=epochs,
+                predict_change=self._default_predict_change,
                 random_state=self.random_state,
                 verbose=self.verbose,
             )
 
         n_windows = len(X) - window + 1 if X.ndim == 2 else len(X)
         epochs = self._training_epochs(n_windows)
-        key = _cache.default_model_key(X, window, self.units, epochs, self.random_state)
+        key = _cache.default_model_key(
+            X, window, self.units, epochs, self._default_predict_change, self.random_state
+        )
         if key is None:
             return train()
         # The cache shares weights, never the object: each estimator owns its

@@ -188,7 +188,7 @@ def prediction_key(model, X, window, batch_size):
     )
 
 
-def default_model_key(X, window, units, epochs, random_state):
+def default_model_key(X, window, units, epochs, predict_change, random_state):
     """Names the default forecaster trained on ``X``; None unless the seed is an int.
 
     Training with an int seed is deterministic, so a model trained on the same
@@ -196,7 +196,7 @@ def default_model_key(X, window, units, epochs, random_state):
     """
     if not isinstance(random_state, int | np.integer) or isinstance(random_state, bool):
         return None
-    return (data_fingerprint(X), window, units, epochs, int(random_state))
+    return (data_fingerprint(X), window, units, epochs, predict_change, int(random_state))
 
 
 def file_key(path):

@@ -274,6 +274,12 @@ class ThresholdReshaper(BaseReshaper):
 
     Notes
     -----
+    The default model (``model=None``) is
+    ``train_forecaster(X, predict_change="auto")``: it forecasts the change
+    from the window's last row when X drifts (see
+    :func:`~sklearn_lstm_reshape.models.drifts`), and the next row itself
+    otherwise, whose residuals are smaller on sharp but regular patterns.
+
     Rows without a full window of history are never flagged: for a 2-D
     series with a forecaster, the first ``window`` rows; with a
     reconstruction or output score, the first ``window - 1``. Their scores
@@ -355,6 +361,10 @@ class ThresholdReshaper(BaseReshaper):
         ],
     }
     _renamed_params = {"batch_size": ("predict_batch_size", None)}
+    # Rows, not changes, on a series that does not drift: a forecaster of
+    # changes from a short window scores a regular but sharp pattern (an ECG's
+    # heartbeats) as a fault (see the user guide).
+    _default_predict_change = "auto"
     _transform_params = (
         *BaseReshaper._transform_params,
         "action",
@@ -908,7 +918,7 @@ class ThresholdReshaper(BaseReshaper):
             for f in worse[:5]
         ) + (", ..." if len(worse) > 5 else "")
         if self.model is None:
-            # The default already forecasts changes; what it learnt from is X.
+            # The default chose its form from X; what it learnt from is X too.
             fix = (
                 f"The default model was trained on X itself, and its forecasts from "
                 f"windows that hold faults follow them: fit on data with fewer "
@@ -917,7 +927,7 @@ class ThresholdReshaper(BaseReshaper):
         else:
             fix = (
                 "Train it longer, or on the changes from one row to the next (as "
-                "the default model=None does)"
+                "the default model=None does on a series that drifts)"
             )
         warnings.warn(
             f"The model forecasts X worse than repeating the last value does "

@@ -12,6 +12,7 @@ from ._windows import sliding_windows
 from .utils._docstrings import fill_doc
 
 __all__ = [
+    "drifts",
     "make_autoencoder",
     "make_cgan",
     "make_cvae",
@@ -21,6 +22,10 @@ __all__ = [
     "train_cvae",
     "train_forecaster",
 ]
+
+# predict_change="auto" forecasts changes when, in some feature, the medians
+# of the series' two halves lie this many interquartile ranges apart.
+DRIFT_IQRS = 0.5
 
 
 def make_forecaster(
@@ -186,10 +191,15 @@ def train_forecaster(
         Windows per gradient step.
     learning_rate : float, default=5e-3
         Learning rate of the Adam optimiser.
-    predict_change : bool, default=True
+    predict_change : bool or "auto", default=True
         Train the network to forecast the change from the last row (True),
         which copes with trends and levels outside the training range, or
-        the row itself (False, the forecaster of version 0.1).
+        the row itself (False, the forecaster of version 0.1). ``"auto"``
+        forecasts changes when the series drifts (see :func:`drifts`) and
+        rows otherwise; a panel's sequences forecast changes. The row form
+        gives smaller residuals on sharp but regular patterns, such as an
+        ECG's heartbeats, which a forecaster of changes from a short window
+        sees as sudden jumps.
     random_state : int or None, default=None
         Seed of the weights and the shuffling; an int makes training
         reproducible.
@@ -214,6 +224,10 @@ def train_forecaster(
     """
     X = np.asarray(X, dtype=np.float32)
     panel = X.ndim == 3
+    if isinstance(predict_change, str) and predict_change == "auto":
+        predict_change = panel or drifts(X)
+    elif not isinstance(predict_change, bool | np.bool_):
+        raise ValueError(f"predict_change must be True, False or 'auto'; got {predict_change!r}.")
     mean, variance = _safe_stats(X.reshape(-1, X.shape[-1]))
     if panel:
         inputs, targets, last = X[:, :-1], X[:, 1:], X[:, :-1]
@@ -248,6 +262,41 @@ def train_forecaster(
             loss="mse",
         )
     return network
+
+
+def drifts(X):
+    """Whether a 2-D series drifts: its level moves over time.
+
+    True when, in some feature, the medians of the first and the second half
+    of the rows lie more than ``DRIFT_IQRS`` (0.5) interquartile ranges of
+    the whole feature apart, as a trend or a lasting change of level makes
+    them. Medians and quartiles, so a few faults do not decide it. This is
+    how ``train_forecaster(predict_change="auto")`` chooses its form.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_timesteps, n_features)
+        The series, rows in time order.
+
+    Returns
+    -------
+    drifts : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lstm_reshape.models import drifts
+    >>> t = np.arange(400.0)
+    >>> bool(drifts(np.sin(t / 5)[:, None])), bool(drifts((t / 50 + np.sin(t / 5))[:, None]))
+    (False, True)
+    """
+    X = np.asarray(X, dtype=float)
+    half = len(X) // 2
+    if half == 0:
+        return False
+    shift = np.abs(np.median(X[half:], axis=0) - np.median(X[:half], axis=0))
+    q1, q3 = np.percentile(X, [25, 75], axis=0)
+    return bool(np.any(shift > DRIFT_IQRS * (q3 - q1)))
 
 
 @fill_doc

@@ -136,7 +136,7 @@ def test_the_lru_cache_drops_the_least_recently_used_values_past_its_size():
     ids=["int", "numpy int", "None", "RandomState"],
 )
 def test_only_seeded_default_models_are_named(random_state, named):
-    key = _cache.default_model_key(np.zeros((30, 2)), 8, 4, 1, random_state)
+    key = _cache.default_model_key(np.zeros((30, 2)), 8, 4, 1, "auto", random_state)
     assert (key is not None) is named
 
 

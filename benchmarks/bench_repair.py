@@ -44,8 +44,8 @@ series are run once per seed as well: over twelve seeds, the seed of the
 reshaper's LSTM alone moves the ECG's F1 between 0.08 and 1.00, so one seed
 decides nothing. On the weather and the ECG, which do not drift, the default
 LSTM is the given one's network (``predict_change="auto"`` forecasts rows), so
-their rows agree. The
-table ends with the mean over the seeds, and the spread of F1 (lowest-highest).
+their rows agree. The table ends with the mean over the seeds, and the spread
+of F1 (lowest-highest).
 
 Run from the repository root, with the peers installed (``pip install -e
 ".[jax,bench]"``)::

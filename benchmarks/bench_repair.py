@@ -323,8 +323,8 @@ def main():
     print("-" * len(header))
     results = {}  # (dataset without seed, method) -> rows of figures
     by_kind = {}  # (dataset without seed, method) -> rows of faulty ratios per kind
-    injected = datasets(args.quick, seeds).items()
-    for data_name, (X, truth, X_clean, period, seed, events) in injected:
+    every_series = datasets(args.quick, seeds).items()
+    for data_name, (X, truth, X_clean, period, seed, events) in every_series:
         contamination = np.clip(truth.mean(axis=0), 1e-3, 0.5)  # per feature
         for name, method in methods().items():
             if args.only and args.only not in name:

@@ -290,7 +290,7 @@ def drifts(X):
     >>> bool(drifts(np.sin(t / 5)[:, None])), bool(drifts((t / 50 + np.sin(t / 5))[:, None]))
     (False, True)
     """
-    X = np.asarray(X, dtype=float)
+    X = np.asarray(X)  # no float64 copy of a float32 series: medians need none
     half = len(X) // 2
     if half == 0:
         return False

@@ -126,11 +126,23 @@ class ThresholdReshaper(BaseReshaper):
         not dominate), and whole rows are flagged.
 
     max_run : "auto" or int, default="auto"
-        The longest run of consecutive flagged rows (of one score column)
-        that is repaired; a longer run is taken as a lasting change, such as
-        a new level, and left as it is. ``"auto"`` is four windows. Only used
+        The longest run of consecutive flagged rows (of one score column, up
+        to its last value past the threshold or stuck) that is repaired; a
+        longer run is taken as a lasting change, such as a new level, and
+        left as it is. ``"auto"`` is four windows. Only used
         where rows are scored from repaired history (a 2-D series scored by
         its forecast or reconstruction).
+
+    hysteresis : float in (0, 1], default=0.5
+        A run of flags goes on while the scores stay above ``hysteresis``
+        times the threshold: a value is flagged past the threshold, or past
+        that lower bar when the value before it (in the same score column) is
+        flagged and a score past the threshold (or a stuck value) lies in
+        its window. The body
+        of a fault, scored from the repaired history before it, often lies
+        just short of a threshold its first row crossed. 1 judges every value
+        by the threshold alone. Only used with ``side="upper"``, where rows
+        are scored from repaired history.
 
     stuck : "auto", int or None, default="auto"
         Flag a value repeated unchanged over a run of rows, as a stuck sensor
@@ -291,10 +303,14 @@ class ThresholdReshaper(BaseReshaper):
     whose windows hold it are scored against the model's values from the
     repaired window, so the body of a level shift or of a stuck sensor stays
     flagged, not only its edges. Those scores are first lowered by
-    ``error_growth_``. A run longer than ``max_run`` is left as it is and the
-    series is scored on from it. Independent runs are worked through
-    together, one forward pass per row of the longest run. A panel is scored
-    in one pass, each sequence from its own values.
+    ``error_growth_``, and a value right after a flagged one of its score
+    column is flagged past ``hysteresis`` times the threshold while a score
+    past the threshold is in its window (hysteresis thresholding, as in
+    Canny's edge detector): the body of a fault lies nearer the threshold
+    than its first row. A run longer than ``max_run``
+    is left as it is and the series is scored on from it. Independent runs
+    are worked through together, one forward pass per row of the longest
+    run. A panel is scored in one pass, each sequence from its own values.
 
     A value repeated unchanged over a run of ``stuck_limit_`` rows or more
     (and at most ``max_run``) is flagged whatever its score, as a stuck
@@ -304,8 +320,9 @@ class ThresholdReshaper(BaseReshaper):
     threshold does not always flag a subset of the values a lower one flags:
     a lower one may repair a spike that a higher one leaves, and the rows
     after the spike are then scored from another window. What does hold:
-    ``score_samples`` returns the scores ``flag`` compares with the threshold
-    (``flag`` adds the stuck values), and a row whose window holds no
+    ``score_samples`` returns the scores ``flag`` compares with the threshold,
+    or with ``hysteresis`` times it within a run (``flag`` adds the
+    stuck values), and a row whose window holds no
     repaired value gets the verdict of one pass (each row scored from the
     unrepaired window before it); the first row of every flagged run of
     scores is such a row.
@@ -350,6 +367,7 @@ class ThresholdReshaper(BaseReshaper):
         "side": [StrOptions({"upper", "lower", "both"})],
         "per_feature": ["boolean"],
         "max_run": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "hysteresis": [Interval(Real, 0, 1, closed="right")],
         "stuck": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "period": [None, Interval(Integral, 1, None, closed="left")],
         "action": [StrOptions({"auto", *_ACTIONS}), callable],
@@ -384,6 +402,7 @@ class ThresholdReshaper(BaseReshaper):
         side="upper",
         per_feature=True,
         max_run="auto",
+        hysteresis=0.5,
         stuck="auto",
         period=None,
         action="auto",
@@ -404,6 +423,7 @@ class ThresholdReshaper(BaseReshaper):
         self.side = side
         self.per_feature = per_feature
         self.max_run = max_run
+        self.hysteresis = hysteresis
         self.stuck = stuck
         self.period = period
         self.action = action
@@ -718,11 +738,19 @@ class ThresholdReshaper(BaseReshaper):
         history, window = self._history_rows(), self.window_
         offsets = np.arange(window)
 
-        def flags_of(rows, row_scores):
-            row_flags = (
-                self._flags(row_scores) if use_threshold else np.zeros(row_scores.shape, dtype=bool)
-            )
-            return row_flags | forced[rows] if forced is not None else row_flags
+        def flags_of(rows, row_scores, continuing=None):
+            """The flags of ``rows``, and which of them are evidence of a
+            fault: past the threshold itself, or stuck."""
+            if use_threshold:
+                evidence = self._flags(row_scores)
+            else:
+                evidence = np.zeros(row_scores.shape, dtype=bool)
+            if forced is not None:
+                evidence |= forced[rows]
+            if continuing is None or self.side != "upper":
+                return evidence, evidence
+            lower_bar = continuing & (row_scores > self.hysteresis * self.threshold_)
+            return evidence | lower_bar, evidence
 
         def forecast(rows):
             windows = X_new[(rows - history)[:, None] + offsets]
@@ -737,12 +765,12 @@ class ThresholdReshaper(BaseReshaper):
 
         growth = self.error_growth_ if use_threshold else None
 
-        def rescore(rows, values, steps):
+        def rescore(rows, values, steps, continuing=None):
             raw = np.abs(X[rows] - values)
             if growth is not None:
                 raw = np.maximum(raw - growth[np.minimum(steps, len(growth) - 1)], 0)
             row_scores = self._combined(raw.astype(X.dtype, copy=False))
-            return row_scores, flags_of(rows, row_scores)
+            return row_scores, *flags_of(rows, row_scores, continuing)
 
         def unrepaired(rows):
             return expected[rows - history]
@@ -1366,15 +1394,22 @@ def _repair_from_history(
     front that repairs a row in the windows the next front has read makes
     that one stale: the later front is undone and its flagged rows are taken
     up again in time order, when the earlier front has passed. A run of more than
-    ``max_run`` consecutive flagged rows of one score column is taken as a
-    lasting change: its values are restored and unflagged, so the rows after
+    ``max_run`` consecutive flagged rows of one score column (up to its last
+    evidence) is taken as a lasting change: its values are restored and unflagged, so the rows after
     it are scored from windows that hold the new level.
 
     ``forecast(rows)`` returns the model's values of ``rows`` from their
     windows in ``X_new``, ``unrepaired(rows)`` those from the windows of X (the
-    one-pass values), and ``rescore(rows, values, steps)`` their scores and
-    flags, ``steps`` being the rows since the front began (0 for a window
-    of X). ``repaired``, if given, gets True at every row a front repaired,
+    one-pass values), and ``rescore(rows, values, steps, continuing)`` their
+    scores, their flags and which of those are evidence of a fault (past the
+    threshold itself, or stuck), ``steps`` being the rows since the front
+    began (0 for a window of X). ``continuing`` is True in the score columns
+    where a run may go on past the lower bar (``hysteresis``): the row before
+    is flagged, and evidence lies within the ``history`` rows before, so in
+    the window. A run's bar does not stay low after its evidence has left the
+    window, or a run of forecasts from forecasts could feed itself; nor does
+    a run's tail past its last evidence count toward ``max_run``.
+    ``repaired``, if given, gets True at every row a front repaired,
     even if the repair was undone later or accepted as a lasting change:
     after ``history`` rows in a row without one, no front is under way and
     the windows hold X's own values, so the pass could start afresh there
@@ -1386,12 +1421,15 @@ def _repair_from_history(
     # starts with none in its window).
     start, pos, last = seeds.copy(), seeds.copy(), seeds - history - 1
     active = np.ones(len(seeds), dtype=bool)
-    # Per front and score column, the first row of the current flagged run (-1: none).
+    # Per front and score column, the first row of the current flagged run
+    # (-1: none), and the last row of evidence.
     run = np.full((len(seeds), n_columns), -1)
+    none_yet = -n - history - 1
+    evidence_at = np.full((len(seeds), n_columns), none_yet)
 
     def one_pass(first, stop):
         rows = np.arange(first, stop)
-        return rescore(rows, unrepaired(rows), np.zeros(len(rows), dtype=int))
+        return rescore(rows, unrepaired(rows), np.zeros(len(rows), dtype=int))[:2]
 
     def undo(first, stop):
         X_new[first:stop] = X[first:stop]
@@ -1409,7 +1447,7 @@ def _repair_from_history(
 
     def take_up(index, after):
         """Start fronts at the seeds between a finished front and the next one."""
-        nonlocal start, pos, last, active, run
+        nonlocal start, pos, last, active, run, evidence_at
         following = start[index + 1] if index + 1 < len(start) else n
         new = seeds[(seeds >= after) & (seeds < following)]
         if len(new):
@@ -1418,6 +1456,9 @@ def _repair_from_history(
             last = np.insert(last, at, new - history - 1)
             active = np.insert(active, at, np.ones(len(new), dtype=bool))
             run = np.insert(run, at, np.full((len(new), n_columns), -1), axis=0)
+            evidence_at = np.insert(
+                evidence_at, at, np.full((len(new), n_columns), none_yet), axis=0
+            )
 
     while active.any():
         moving = np.flatnonzero(active)
@@ -1429,7 +1470,9 @@ def _repair_from_history(
         values[fresh] = unrepaired(rows[fresh])
         if not fresh.all():
             values[~fresh] = forecast(rows[~fresh])
-        row_scores, row_flags = rescore(rows, values, rows - start[moving])
+        continuing = (run[moving] >= 0) & (rows[:, None] - evidence_at[moving] <= history)
+        row_scores, row_flags, evidence = rescore(rows, values, rows - start[moving], continuing)
+        evidence_at[moving] = np.where(evidence, rows[:, None], evidence_at[moving])
         flags[rows] = row_flags
         if scores is not None:
             scores[rows] = row_scores
@@ -1439,9 +1482,10 @@ def _repair_from_history(
         if repaired is not None:
             repaired[rows[flagged]] = True
         runs = np.where(row_flags, np.where(run[moving] < 0, rows[:, None], run[moving]), -1)
-        for front, column in np.argwhere(row_flags & (rows[:, None] - runs + 1 > max_run)):
+        for front, column in np.argwhere(evidence & (rows[:, None] - runs + 1 > max_run)):
             accept(runs[front, column], rows[front] + 1, column)
             runs[front, column] = -1
+            evidence_at[moving[front], column] = none_yet
         run[moving] = runs
         pos[moving] += 1
         # A repair in the rows a later front has read makes what it computed
@@ -1453,6 +1497,7 @@ def _repair_from_history(
                     np.delete(a, index + 1) for a in (start, pos, last, active)
                 )
                 run = np.delete(run, index + 1, axis=0)
+                evidence_at = np.delete(evidence_at, index + 1, axis=0)
         ended = np.flatnonzero(active & ((pos > last + history) | (pos >= n)))
         active[ended] = False
         for index in ended[::-1]:  # from the end, so indices stay valid

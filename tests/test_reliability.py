@@ -159,6 +159,7 @@ AFTER_FIT = {
         "side": ("both", False),
         "per_feature": (False, False),
         "max_run": (10, False),
+        "hysteresis": (1.0, False),
         "stuck": (4, False),
         "period": (7, False),
         "units": (5, False),

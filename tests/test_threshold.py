@@ -107,10 +107,11 @@ def test_per_feature_false_flags_whole_rows_on_the_mean_standardised_score(serie
 
 def test_fixed_threshold_per_feature(series, forecaster):
     threshold = [0.1, 0.2, 0.3]
-    # With no run long enough to be taken as a lasting change, the flags are
-    # exactly the scores (from repaired history) past the threshold.
+    # With no run long enough to be taken as a lasting change, nor a lower
+    # bar for the values after a flag, the flags are exactly the scores (from
+    # repaired history) past the threshold.
     reshaper = ThresholdReshaper(
-        forecaster, window=WINDOW, threshold=threshold, max_run=len(series.X)
+        forecaster, window=WINDOW, threshold=threshold, max_run=len(series.X), hysteresis=1.0
     ).fit(series.X)
     np.testing.assert_array_equal(reshaper.threshold_, threshold)
     scores = reshaper.score_samples(series.X)

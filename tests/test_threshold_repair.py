@@ -17,7 +17,9 @@ def sequential_reference(reshaper, X):
     """Flags and repairs of X computed one row at a time, in time order: each
     row forecast (or reconstructed) from the window of the series repaired so
     far, its score less the growth of the error since the stretch of repairs
-    began, flagged, repaired; a run longer than max_run restored and
+    began, flagged (past hysteresis x the threshold after a flagged value,
+    while a value past the threshold is in the window), repaired; a run
+    longer than max_run up to a value past the threshold restored and
     unflagged."""
     history, window = reshaper._history_rows(), reshaper.window_
     n_columns = reshaper.threshold_.shape[-1]
@@ -25,6 +27,7 @@ def sequential_reference(reshaper, X):
     X_new = X.copy()
     flags = np.zeros((len(X), n_columns), dtype=bool)
     run = np.full(n_columns, -1)
+    past = np.full(n_columns, -len(X) - history - 1)  # the last row past the threshold
     began, last = None, -len(X)  # the first and the last row of a stretch of repairs
     for t in range(history, len(X)):
         if t > last + history:
@@ -33,16 +36,23 @@ def sequential_reference(reshaper, X):
         value = output[0, -1] if reshaper.score_by_ == "reconstruction" else output.reshape(-1)
         steps = 0 if began is None else t - began
         raw = np.maximum(np.abs(X[t] - value) - growth[min(steps, len(growth) - 1)], 0)
-        flags[t] = reshaper._flags(reshaper._combined(raw[None]))[0]
+        score = reshaper._combined(raw[None])[0]
+        past_threshold = reshaper._flags(score[None])[0]
+        flags[t] = past_threshold
+        if reshaper.side == "upper":  # a run goes on past the lower bar
+            continuing = (run >= 0) & (t - past <= history)
+            flags[t] |= continuing & (score > reshaper.hysteresis * reshaper.threshold_)
+        past = np.where(past_threshold, t, past)
         if flags[t].any():
             began, last = t if began is None else began, t
         X_new[t] = np.where(np.broadcast_to(flags[t], value.shape), value, X[t])
         run = np.where(flags[t], np.where(run < 0, t, run), -1)
-        for column in np.flatnonzero(flags[t] & (t - run + 1 > reshaper.max_run_)):
+        for column in np.flatnonzero(past_threshold & (t - run + 1 > reshaper.max_run_)):
             features = slice(None) if n_columns == 1 else column
             X_new[run[column] : t + 1, features] = X[run[column] : t + 1, features]
             flags[run[column] : t + 1, column] = False
             run[column] = -1
+            past[column] = -len(X) - history - 1
     return np.broadcast_to(flags, X.shape), X_new
 
 
@@ -114,6 +124,25 @@ def test_a_level_shift_is_flagged_through_its_body(series, forecaster):
         np.abs(repaired[start:stop, feature] - clean).mean()
         < 0.25 * np.abs(series.X[start:stop, feature] - clean).mean()
     )
+
+
+def test_a_fault_that_fades_below_the_threshold_stays_flagged_past_the_lower_bar(
+    series, forecaster
+):
+    X = series.X_clean.copy()
+    fitted = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean)
+    threshold = fitted.threshold_[0]
+    X[300, 0] += 2 * threshold  # an edge past the threshold
+    end = 300 + WINDOW  # the edge stays in the window of the whole body
+    X[301:end, 0] += 0.8 * threshold  # a body short of it, above half of it
+    flags = fitted.flag(X)[:, 0]
+    assert flags[300:end].all()
+    assert not flags[end : end + WINDOW].any()  # the run ends with the fault
+    single_bar = ThresholdReshaper(forecaster, window=WINDOW, hysteresis=1.0)
+    assert single_bar.fit(series.X_clean).flag(X)[301:end, 0].mean() < 0.5
+    clean = series.X_clean[300:end, 0]
+    repaired = fitted.transform(X)[300:end, 0]
+    assert np.abs(repaired - clean).mean() < 0.25 * np.abs(X[300:end, 0] - clean).mean()
 
 
 def test_a_stuck_sensor_is_flagged_and_repaired(series, forecaster):

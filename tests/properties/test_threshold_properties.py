@@ -413,7 +413,9 @@ def test_flags_from_repaired_history_grow_from_the_unrepaired_flags(cases, side,
     """What holds instead of monotonicity for a series scored from repaired
     history: the first flag of every run is a flag against the unrepaired
     windows, a flag spreads only to the rows whose windows hold a repaired
-    value, and the flags are exactly the scores past the threshold."""
+    value, and the flags are exactly the scores past the threshold (or past
+    ``hysteresis`` times it, right after a flagged value while a score past
+    the threshold is in the window)."""
     case = cases[data.draw(st.sampled_from(["series-forecaster", "series-autoencoder"]))]
     X = data.draw(data_for(case, data.draw(st.sampled_from(DTYPES))), label="X")
     per_feature = data.draw(st.booleans(), label="per_feature")
@@ -432,9 +434,19 @@ def test_flags_from_repaired_history_grow_from_the_unrepaired_flags(cases, side,
         recent = flags[max(0, row - history) : row].any()
         if not recent:  # scored from the unrepaired window: the same verdict
             assert flags[row] == first_pass[row]
-    scores = reshaper.score_samples(X)
-    expected = np.broadcast_to(_past(scores, threshold, side).reshape(len(X), -1), X.shape)
-    np.testing.assert_array_equal(reshaper.flag(X), expected)
+    scores = reshaper.score_samples(X).reshape(len(X), -1)
+    expected = _past(scores, threshold, side)
+    if side == "upper":
+        # After a flagged value, while a value past the threshold is in the
+        # window, past the lower bar.
+        column_flags = reshaper.flag(X)[:, : scores.shape[1]]
+        after_flag = np.zeros_like(column_flags)
+        after_flag[1:] = column_flags[:-1]
+        in_window = np.zeros_like(expected)
+        for lag in range(1, history + 1):
+            in_window[lag:] |= expected[:-lag]
+        expected |= after_flag & in_window & _past(scores, reshaper.hysteresis * threshold, side)
+    np.testing.assert_array_equal(reshaper.flag(X), np.broadcast_to(expected, X.shape))
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)

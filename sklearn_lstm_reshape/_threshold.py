@@ -625,10 +625,12 @@ class ThresholdReshaper(BaseReshaper):
 
         ``_dask.in_time_order`` computes it chunk by chunk: after ``history``
         rows in a row that ``_repair_from_history`` never repaired, the pass
-        can start afresh. What is decided at a row reaches ``2 * max_run_ + 1``
-        rows back: a run found longer than ``max_run_`` is restored back to its
-        start, and interpolation reads the value after a run (never longer than
-        ``max_run_``, or it would be accepted as a lasting change).
+        can start afresh. What is decided at a row reaches
+        ``2 * (max_run_ + history) + 1`` rows back: a run found longer than
+        ``max_run_`` is restored back to its start, and interpolation reads
+        the value after a run (never longer than ``max_run_`` up to its last
+        evidence, or it would be accepted as a lasting change, and its tail
+        past the lower bar at most ``history`` rows).
         """
         self._refuse_callable_action(method)
         history = self._history_rows()
@@ -652,7 +654,7 @@ class ThresholdReshaper(BaseReshaper):
             dtype=bool if method == "flag" else X.dtype,
             history=history,
             margin=CHUNK_MARGIN_RUNS * (self.max_run_ + history),
-            lookahead=2 * self.max_run_ + 1,
+            lookahead=2 * (self.max_run_ + history) + 1,
             as_changes=method == "transform" and tail_shape == X.shape[1:],
         )
 

@@ -129,20 +129,19 @@ class ThresholdReshaper(BaseReshaper):
         The longest run of consecutive flagged rows (of one score column, up
         to its last value past the threshold or stuck) that is repaired; a
         longer run is taken as a lasting change, such as a new level, and
-        left as it is. ``"auto"`` is four windows. Only used
-        where rows are scored from repaired history (a 2-D series scored by
-        its forecast or reconstruction).
+        left as it is. ``"auto"`` is four windows. Only used where rows are
+        scored from repaired history (a 2-D series scored by its forecast or
+        reconstruction).
 
     hysteresis : float in (0, 1], default=0.5
         A run of flags goes on while the scores stay above ``hysteresis``
         times the threshold: a value is flagged past the threshold, or past
         that lower bar when the value before it (in the same score column) is
         flagged and a score past the threshold (or a stuck value) lies in
-        its window. The body
-        of a fault, scored from the repaired history before it, often lies
-        just short of a threshold its first row crossed. 1 judges every value
-        by the threshold alone. Only used with ``side="upper"``, where rows
-        are scored from repaired history.
+        its window. The body of a fault, scored from the repaired history
+        before it, often lies just short of a threshold its first row
+        crossed. 1 judges every value by the threshold alone. Only used with
+        ``side="upper"``, where rows are scored from repaired history.
 
     stuck : "auto", int or None, default="auto"
         Flag a value repeated unchanged over a run of rows, as a stuck sensor
@@ -305,9 +304,9 @@ class ThresholdReshaper(BaseReshaper):
     flagged, not only its edges. Those scores are first lowered by
     ``error_growth_``, and a value right after a flagged one of its score
     column is flagged past ``hysteresis`` times the threshold while a score
-    past the threshold is in its window (hysteresis thresholding, as in
-    Canny's edge detector): the body of a fault lies nearer the threshold
-    than its first row. A run longer than ``max_run``
+    past the threshold (or a stuck value) is in its window (hysteresis
+    thresholding, as in Canny's edge detector): the body of a fault lies
+    nearer the threshold than its first row. A run longer than ``max_run``
     is left as it is and the series is scored on from it. Independent runs
     are worked through together, one forward pass per row of the longest
     run. A panel is scored in one pass, each sequence from its own values.
@@ -321,11 +320,10 @@ class ThresholdReshaper(BaseReshaper):
     a lower one may repair a spike that a higher one leaves, and the rows
     after the spike are then scored from another window. What does hold:
     ``score_samples`` returns the scores ``flag`` compares with the threshold,
-    or with ``hysteresis`` times it within a run (``flag`` adds the
-    stuck values), and a row whose window holds no
-    repaired value gets the verdict of one pass (each row scored from the
-    unrepaired window before it); the first row of every flagged run of
-    scores is such a row.
+    or with ``hysteresis`` times it within a run (``flag`` adds the stuck
+    values), and a row whose window holds no repaired value gets the verdict
+    of one pass (each row scored from the unrepaired window before it); the
+    first row of every flagged run of scores is such a row.
 
     ``report(X)`` returns a dict:
 
@@ -1395,10 +1393,11 @@ def _repair_from_history(
     of steps grows with the longest run, not with the number of flags. A
     front that repairs a row in the windows the next front has read makes
     that one stale: the later front is undone and its flagged rows are taken
-    up again in time order, when the earlier front has passed. A run of more than
-    ``max_run`` consecutive flagged rows of one score column (up to its last
-    evidence) is taken as a lasting change: its values are restored and unflagged, so the rows after
-    it are scored from windows that hold the new level.
+    up again in time order, when the earlier front has passed. A run of more
+    than ``max_run`` consecutive flagged rows of one score column (up to its
+    last evidence) is taken as a lasting change: its values are restored and
+    unflagged, so the rows after it are scored from windows that hold the new
+    level.
 
     ``forecast(rows)`` returns the model's values of ``rows`` from their
     windows in ``X_new``, ``unrepaired(rows)`` those from the windows of X (the

@@ -747,7 +747,7 @@ class ThresholdReshaper(BaseReshaper):
                 evidence = np.zeros(row_scores.shape, dtype=bool)
             if forced is not None:
                 evidence |= forced[rows]
-            if continuing is None or self.side != "upper":
+            if continuing is None or not use_threshold or self.side != "upper":
                 return evidence, evidence
             lower_bar = continuing & (row_scores > self.hysteresis * self.threshold_)
             return evidence | lower_bar, evidence

@@ -145,6 +145,20 @@ def test_a_fault_that_fades_below_the_threshold_stays_flagged_past_the_lower_bar
     assert np.abs(repaired - clean).mean() < 0.25 * np.abs(X[300:end, 0] - clean).mean()
 
 
+def test_values_hidden_to_measure_repairs_are_the_only_ones_flagged(series, forecaster):
+    # fit and score repair values they hide, flagged whatever their score and
+    # nothing else: no run goes on past them over the lower bar, however low.
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, contamination=0.2).fit(series.X)
+    X, predictions = reshaper._prepare(series.X)
+    hidden = np.zeros(X.shape, dtype=bool)
+    for start in range(50, 550, 25):
+        hidden[start : start + 4, start % 3] = True
+    _, flags = reshaper._detect(
+        X, predictions, np.array(X, copy=True), forced=hidden, use_threshold=False
+    )
+    np.testing.assert_array_equal(flags, hidden)
+
+
 def test_a_stuck_sensor_is_flagged_and_repaired(series, forecaster):
     X = series.X_clean.copy()
     X[300:330, 1] = X[:, 1].max()  # the sensor sticks at the top of its range

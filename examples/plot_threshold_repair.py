@@ -239,8 +239,8 @@ for action, by_part in repair_error.items():
 # A run of flags goes on past half the threshold while a value past it is in
 # the window (``hysteresis``), so the lower the threshold, the longer the
 # runs of false flags, and the forecast's errors on them add up. How many
-# flags are worth their cost depends on what the repaired
-# data are for; the threshold is best tuned on that task
+# flags are worth their cost depends on what the repaired data are for; the
+# threshold is best tuned on that task
 # (:ref:`sphx_glr_auto_examples_plot_threshold_grid_search.py`), or on the
 # repair itself with ``score`` (see :ref:`threshold`).
 overall = {action: [] for action in repaired}

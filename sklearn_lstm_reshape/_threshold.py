@@ -1283,15 +1283,25 @@ def _interpolate(X_new, mask):
     """
     series = [(X_new, mask)] if X_new.ndim == 2 else zip(X_new, mask, strict=True)
     for values, flagged in series:
-        time = np.arange(len(values))
         for feature in np.flatnonzero(flagged.any(axis=0)):
             bad = flagged[:, feature]
-            good = ~bad
             column = values[:, feature]
-            if good.any():
-                column[bad] = np.interp(time[bad], time[good], column[good])
-            else:
+            if bad.all():
                 column[:] = np.nan
+                continue
+            # Run by run, from the unflagged values either side (the nearer
+            # one at an end), as np.interp computes it: in memory of the
+            # flagged values, not of the series.
+            starts, stops = _runs(bad)
+            left, right = starts - 1, stops
+            at_left = column[np.maximum(left, 0)].astype(np.float64)
+            at_right = column[np.minimum(right, len(column) - 1)].astype(np.float64)
+            at_left = np.where(left >= 0, at_left, at_right)
+            at_right = np.where(right < len(column), at_right, at_left)
+            slope = (at_right - at_left) / (right - left)
+            run = np.repeat(np.arange(len(starts)), stops - starts)
+            rows = np.flatnonzero(bad)
+            column[rows] = slope[run] * (rows - left[run]) + at_left[run]
 
 
 def _robust_center_and_scale(scores):

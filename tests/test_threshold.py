@@ -173,6 +173,25 @@ def test_interpolate_from_the_only_unflagged_row():
     np.testing.assert_array_equal(result[1:], np.broadcast_to(X[0], (9, 2)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolation_run_by_run_is_numpys_interp_bit_for_bit(dtype):
+    from sklearn_lstm_reshape._threshold import _interpolate
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        X = rng.standard_normal((int(rng.integers(1, 40)), 3)).astype(dtype)
+        mask = rng.random(X.shape) < rng.random()  # ends, runs, all or nothing
+        expected, time = X.copy(), np.arange(len(X))
+        for feature, bad in enumerate(mask.T):
+            if bad.all():
+                expected[:, feature] = np.nan
+            elif bad.any():
+                expected[bad, feature] = np.interp(time[bad], time[~bad], X[~bad, feature])
+        repaired = X.copy()
+        _interpolate(repaired, mask)
+        np.testing.assert_array_equal(repaired, expected)
+
+
 def test_add_indicator_appends_the_flags(series, forecaster):
     reshaper = ThresholdReshaper(forecaster, window=WINDOW, add_indicator=True)
     result = reshaper.fit_transform(series.X)

@@ -141,11 +141,14 @@ for contamination in CONTAMINATIONS:
     )
 
 # %%
-# The default threshold flags about half a percent of the values, and most
-# of its runs of flags are faults. It is strict, though: it flags a value the
+# The default threshold flags under one percent of the values, and every one
+# of its runs of flags is a fault. It is strict, though: it flags a value the
 # model misses by several times its usual error, and the day-to-day weather
-# is hard to forecast, so a fault has to be large to stand out. It finds most
-# spikes but only two of the six level shifts. A lower threshold finds more
+# is hard to forecast, so a fault has to be large to stand out. It finds five
+# of the nine spikes and three of the six level shifts, one of them only
+# because 20 days forecast from the days before them, each from the
+# forecasts before it, depart from the readings (``span``), though no single
+# day of the shift crosses the threshold. A lower threshold finds more
 # of them and many more false flags: from a contamination of 1 %, most runs
 # of flags are not faults, since the weather surprises a forecaster as much
 # as a fault does and every feature gets its share of flags. Once a fault is
@@ -226,14 +229,15 @@ for action, by_part in repair_error.items():
 # Each forecast is made from the repaired values before it, not from the
 # fault. On the faulty values the four repairs lie within a few hundredths of
 # each other: the imputer, which reads the other features of the same day,
-# and interpolation a little ahead of the forecast, and ``"auto"``, which
-# chose interpolation for the two features whose hidden values it repaired
-# better, between them. The noise burst and most level shifts are not
-# flagged, so no repair changes them.
+# a little ahead of the forecast, and interpolation a little behind it.
+# ``"auto"`` chose interpolation for precipitation alone, whose hidden values
+# it repaired better and where no faulty value is flagged, so here it
+# repairs as the forecast does. The noise burst and half of the level shifts
+# are not flagged, so no repair changes them.
 #
 # Over the whole series every repair helps at the default threshold, and at
-# every threshold up to a few percent of flags: the error falls by nearly a
-# quarter at the default and by more than two fifths at 0.5 and 1 %. Beyond
+# every threshold up to a few percent of flags: the error falls by more than
+# a third at the default and by more than two fifths at 0.5 and 1 %. Beyond
 # that the genuine readings replaced by estimates cost more than the faults
 # repaired gain: at 10 % every repair leaves the series worse than it was.
 # A run of flags goes on past half the threshold while a value past it is in

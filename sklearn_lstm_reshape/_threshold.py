@@ -53,6 +53,21 @@ MANY_FLAGS_MIN_COUNT = 10
 # of a feature's training values (a rain gauge's zero) are never stuck.
 STUCK_EXPECTED_RUNS = 0.01
 STUCK_FREQUENT_FRACTION = 0.1
+# span: the departure of a free run is flagged past its SPAN_QUANTILE on the
+# training data plus SPAN_SPREADS times (that quantile - the median). On the
+# repair benchmark a fence at the 97th percentile floods an ECG with its
+# ordinary beats, and one at the 99th misses half the weather's level shifts.
+SPAN_QUANTILE = 0.98
+SPAN_SPREADS = 1.0
+# span="auto": free runs of this many rows where the threshold is calibrated
+# by contamination="auto".
+AUTO_SPAN = 20
+# Values held at a time while forecasting free runs (see _departure_blocks).
+SPAN_BLOCK_VALUES = 1 << 16
+# A warning when the free runs from more than this fraction of the rows of a
+# feature (and MANY_FLAGS_TIMES the training fraction) depart past its
+# span_threshold_: free runs amplify a model's mismatch with the data.
+MANY_SPANS_MIN_FRACTION = 0.01
 
 
 @fill_doc
@@ -142,6 +157,24 @@ class ThresholdReshaper(BaseReshaper):
         before it, often lies just short of a threshold its first row
         crossed. 1 judges every value by the threshold alone. Only used with
         ``side="upper"``, where rows are scored from repaired history.
+
+    span : "auto", int or None, default="auto"
+        Also flag faults that last, whose rows each lie under the threshold
+        (a level shift the forecaster follows, the quieter rows of a noise
+        burst). From every row on, the model forecasts the next ``span``
+        rows from the history before that row, each from its own forecasts
+        (a free run); where those rows depart from the run by more, on
+        average, than ``span_threshold_``, the rows among them that depart
+        by more than it are flagged (from the first to the last).
+
+        - ``"auto"``: 20 rows where the threshold is calibrated by
+          ``contamination="auto"``; None with a given ``threshold`` or a
+          ``contamination`` fraction, which say how much to flag.
+        - An int: free runs of this many rows.
+        - None: no free runs.
+
+        Only used with a forecaster (``score_by="residual"``) of a 2-D
+        series and ``side="upper"``.
 
     stuck : "auto", int or None, default="auto"
         Flag a value repeated unchanged over a run of rows, as a stuck sensor
@@ -253,6 +286,16 @@ class ThresholdReshaper(BaseReshaper):
         error of a long repair is not mistaken for a fault. None where rows
         are not scored from repaired history.
 
+    span_ : int or None
+        The length of the free runs used (see ``span``); None where there
+        are none.
+
+    span_threshold_ : ndarray of shape (n_features,) or None
+        Per feature, the mean absolute departure of ``span_`` rows from the
+        model's free run past which they are flagged: the 98th percentile of
+        the departures of the repaired training data plus once its distance
+        from their median. None where ``span_`` is None.
+
     flagged_fraction_ : float
         The fraction of the training values (with history) that were
         flagged.
@@ -315,15 +358,28 @@ class ThresholdReshaper(BaseReshaper):
     (and at most ``max_run``) is flagged whatever its score, as a stuck
     sensor: the forecasts follow it, so its residuals stay small.
 
+    A forecaster follows a level shift within a few rows, so its one-step
+    residuals show the shift at its first row only, and often under the
+    threshold. With ``span_``, the repaired series is checked once more: the
+    ``span_`` rows from each row on are forecast together from the history
+    before them, every row from the forecasts before it, and their mean
+    absolute departure from those forecasts is compared with
+    ``span_threshold_``. Where it is past it, the rows that depart by more
+    than it (from the first to the last) are flagged too, whatever their
+    scores, and the series is repaired again from its history with them. A
+    free run that reaches into a run taken as a lasting change is not
+    judged: its departure is the change.
+
     So a flag changes the scores of the rows after it, and a higher
     threshold does not always flag a subset of the values a lower one flags:
     a lower one may repair a spike that a higher one leaves, and the rows
     after the spike are then scored from another window. What does hold:
     ``score_samples`` returns the scores ``flag`` compares with the threshold,
     or with ``hysteresis`` times it within a run (``flag`` adds the stuck
-    values), and a row whose window holds no repaired value gets the verdict
-    of one pass (each row scored from the unrepaired window before it); the
-    first row of every flagged run of scores is such a row.
+    values, and the rows of departures past ``span_threshold_``), and a row
+    whose window holds no repaired value gets the verdict of one pass (each
+    row scored from the unrepaired window before it); the first row of every
+    flagged run of scores is such a row.
 
     ``report(X)`` returns a dict:
 
@@ -366,6 +422,7 @@ class ThresholdReshaper(BaseReshaper):
         "per_feature": ["boolean"],
         "max_run": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "hysteresis": [Interval(Real, 0, 1, closed="right")],
+        "span": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "stuck": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "period": [None, Interval(Integral, 1, None, closed="left")],
         "action": [StrOptions({"auto", *_ACTIONS}), callable],
@@ -401,6 +458,7 @@ class ThresholdReshaper(BaseReshaper):
         per_feature=True,
         max_run="auto",
         hysteresis=0.5,
+        span="auto",
         stuck="auto",
         period=None,
         action="auto",
@@ -422,6 +480,7 @@ class ThresholdReshaper(BaseReshaper):
         self.per_feature = per_feature
         self.max_run = max_run
         self.hysteresis = hysteresis
+        self.span = span
         self.stuck = stuck
         self.period = period
         self.action = action
@@ -537,6 +596,12 @@ class ThresholdReshaper(BaseReshaper):
             self.max_run_ = MAX_RUN_WINDOWS * self.window_
         else:
             self.max_run_ = self.max_run
+        if self.span != "auto":
+            self.span_ = self.span
+        elif self.threshold is None and self.contamination == "auto":
+            self.span_ = AUTO_SPAN
+        else:
+            self.span_ = None
 
     def _check_settings(self):
         if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
@@ -558,6 +623,11 @@ class ThresholdReshaper(BaseReshaper):
         self._feature_scale = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
         self.stuck_limit_, self.frequent_values_ = self._stuck_limits(X)
         self.error_growth_ = self._error_growth(X, predictions)
+        self.span_threshold_ = None
+        if self._checks_spans(X):
+            self.span_threshold_ = self._span_thresholds(X, predictions)
+        if self.span_threshold_ is None:
+            self.span_ = None
         _, flags = self._detect(X, predictions, np.array(X, copy=True))
         self.flagged_fraction_ = float(self._after_history(np.broadcast_to(flags, X.shape)).mean())
         self.forecast_errors_ = self._forecast_errors(X, predictions, flags)
@@ -632,6 +702,7 @@ class ThresholdReshaper(BaseReshaper):
         """
         self._refuse_callable_action(method)
         history = self._history_rows()
+        span = self.span_ if self.span_threshold_ is not None else 0
         n_windows = _dask.windows_of(self, X)
 
         def compute(estimator, rows, first):
@@ -651,8 +722,8 @@ class ThresholdReshaper(BaseReshaper):
             tail_shape=tail_shape,
             dtype=bool if method == "flag" else X.dtype,
             history=history,
-            margin=CHUNK_MARGIN_RUNS * (self.max_run_ + history),
-            lookahead=2 * (self.max_run_ + history) + 1,
+            margin=CHUNK_MARGIN_RUNS * (self.max_run_ + history + span),
+            lookahead=2 * (self.max_run_ + history + span) + 1,
             as_changes=method == "transform" and tail_shape == X.shape[1:],
         )
 
@@ -705,7 +776,18 @@ class ThresholdReshaper(BaseReshaper):
         series scored by what the model says it should be."""
         return X.ndim == 2 and self.score_by_ in _EXPECTATION_SCORES
 
-    def _detect(self, X, predictions, X_new, *, forced=None, use_threshold=True, scores=True):
+    def _detect(
+        self,
+        X,
+        predictions,
+        X_new,
+        *,
+        forced=None,
+        use_threshold=True,
+        scores=True,
+        spans=True,
+        accepted=None,
+    ):
         """The scores and flags of X; ``X_new`` (a copy of X) gets the model's
         values at the flagged cells when the score gives them.
 
@@ -713,9 +795,14 @@ class ThresholdReshaper(BaseReshaper):
         by default the stuck ones; ``use_threshold=False`` flags those cells
         only. ``scores=False``
         returns None for the scores of a series scored from repaired history,
-        which are then never all held at once. Inside ``_marking_repairs``,
-        the rows repaired from history at some point are marked.
+        which are then never all held at once. With ``spans`` (and a fitted
+        ``span_threshold_``), the departures of the repaired series from the
+        model's free runs are flagged too (see ``_sustained_cells``).
+        ``accepted`` (shaped like the flags) gets True at the runs taken as a
+        lasting change. Inside ``_marking_repairs``, the rows repaired from
+        history at some point are marked.
         """
+        want_scores = scores
         if forced is None and use_threshold:
             forced = self._stuck_cells(X)
         if not scores and use_threshold and self._repairs_from_history(X):
@@ -753,17 +840,11 @@ class ThresholdReshaper(BaseReshaper):
             return evidence | lower_bar, evidence
 
         def forecast(rows):
-            windows = X_new[(rows - history)[:, None] + offsets]
-            # At one batch size however many fronts move: a row is forecast
-            # the same whichever rows move with it (a chunk of a dask array).
-            output = _predict.predict_windows(
-                self.model_, windows, batch_size=FRONT_BATCH, fixed_batch=True
-            )
-            if self.score_by_ == "reconstruction":
-                return output[:, -1, :]
-            return output.reshape(len(rows), -1)
+            return self._model_values(X_new[(rows - history)[:, None] + offsets])
 
         growth = self.error_growth_ if use_threshold else None
+        if accepted is None and spans and getattr(self, "span_threshold_", None) is not None:
+            accepted = np.zeros(flags.shape, dtype=bool)
 
         def rescore(rows, values, steps, continuing=None):
             raw = np.abs(X[rows] - values)
@@ -786,8 +867,148 @@ class ThresholdReshaper(BaseReshaper):
             rescore=rescore,
             max_run=self.max_run_ if use_threshold else len(X),
             repaired=_repairs_marked_in.get(),
+            accepted=accepted,
         )
+        if spans and use_threshold and getattr(self, "span_threshold_", None) is not None:
+            sustained = self._sustained_cells(X_new, accepted)
+            if any((new & ~old).any() for new, old in zip(sustained.T, flags.T, strict=True)):
+                # Repaired again from history, with the departures flagged.
+                del scores, flags, accepted
+                np.copyto(X_new, X)
+                if forced is not None:
+                    sustained |= forced
+                return self._detect(
+                    X,
+                    predictions,
+                    X_new,
+                    forced=sustained,
+                    scores=want_scores,
+                    spans=False,
+                )
         return scores, flags
+
+    def _model_values(self, windows):
+        """The model's values of the rows after (forecast) or at the end of
+        (reconstruction) each window."""
+        # At one batch size however many windows: a row is forecast the same
+        # whichever rows come with it (a chunk of a dask array).
+        output = _predict.predict_windows(
+            self.model_, windows, batch_size=FRONT_BATCH, fixed_batch=True
+        )
+        if self.score_by_ == "reconstruction":
+            return output[:, -1, :]
+        return output.reshape(len(windows), -1)
+
+    # -- faults that last: departures from the model's free runs -------------------
+
+    def _checks_spans(self, X):
+        """Whether free runs are used on X: a 2-D series with a forecaster,
+        flagged above the threshold, long enough for one free run."""
+        return (
+            self.span_ is not None
+            and self._repairs_from_history(X)
+            and self.score_by_ == "residual"
+            and self.side == "upper"
+            and len(X) >= self._history_rows() + self.span_
+        )
+
+    def _span_thresholds(self, X, predictions):
+        """``span_threshold_``, from the departures of the repaired training data."""
+        X_new = np.array(X, copy=True)
+        accepted = np.zeros((len(X), self.threshold_.shape[-1]), dtype=bool)
+        self._detect(X, predictions, X_new, scores=False, spans=False, accepted=accepted)
+        across = self._across_lasting_changes(accepted)
+        departures = np.concatenate(
+            [apart.mean(axis=1) for _, apart in self._departure_blocks(X_new)]
+        )
+        if across is not None:
+            starts = np.arange(self._history_rows(), len(X) - self.span_ + 1)
+            departures[np.broadcast_to(across[starts], departures.shape)] = np.nan
+        departures = departures[~np.isnan(departures).any(axis=1)]
+        if not len(departures):
+            return None
+        quantile, median = np.quantile(departures, [SPAN_QUANTILE, 0.5], axis=0)
+        fence = quantile + SPAN_SPREADS * (quantile - median)
+        self._span_past_fraction = (departures > fence).mean(axis=0)
+        return fence
+
+    def _departure_blocks(self, X_new):
+        """Blocks of ``(starts, apart)``: every row ``t`` from which a free run
+        fits in X_new, and ``|X_new - run|`` over the ``span_`` rows from ``t``
+        on, shaped ``(len(starts), span_, n_features)``. The free run from
+        ``t`` forecasts each of those rows from the window before it, in which
+        the rows from ``t`` on are the run's own forecasts."""
+        span, history = self.span_, self._history_rows()
+        n_rows, n_features = X_new.shape
+        block = max(FRONT_BATCH, SPAN_BLOCK_VALUES // ((history + span) * n_features))
+        ahead = np.arange(span)
+        for first in range(history, n_rows - span + 1, block):
+            starts = np.arange(first, min(first + block, n_rows - span + 1))
+            run = np.empty((len(starts), history + span, n_features), dtype=X_new.dtype)
+            run[:, :history] = X_new[(starts - history)[:, None] + np.arange(history)]
+            for step in range(span):
+                run[:, history + step] = self._model_values(run[:, step : step + history])
+            yield starts, np.abs(X_new[starts[:, None] + ahead] - run[:, history:])
+
+    def _across_lasting_changes(self, accepted):
+        """Per row ``t`` (shaped like ``accepted``), whether the free run from
+        ``t``, or the window before it, reaches into a run taken as a lasting
+        change: its departure is then the change itself. None where there is
+        no such run."""
+        if not accepted.any():
+            return None
+        across = np.zeros(accepted.shape, dtype=bool)
+        for column, values in enumerate(accepted.T):
+            for first, stop in zip(*_runs(values), strict=True):
+                across[max(first - self.span_ + 1, 0) : stop + self._history_rows(), column] = True
+        return across
+
+    def _sustained_cells(self, X_new, accepted):
+        """The cells flagged for departing from the model's free runs, shaped
+        like ``accepted`` (the flags): for each row and feature whose free run
+        departs from X_new past ``span_threshold_`` on average, its rows that
+        depart past it, from the first to the last. Free runs across a
+        lasting change are not judged. Inside ``_marking_repairs``, the rows
+        each free run past the threshold read are marked."""
+        history = self._history_rows()
+        n_columns = accepted.shape[1]
+        across = self._across_lasting_changes(accepted)
+        cells = np.zeros(X_new.shape, dtype=bool)
+        marked = _repairs_marked_in.get()
+        n_past = np.zeros(X_new.shape[1], dtype=int)
+        for starts, apart in self._departure_blocks(X_new):
+            past = apart.mean(axis=1) > self.span_threshold_
+            if across is not None:
+                past &= ~np.broadcast_to(across[starts], past.shape)
+            n_past += past.sum(axis=0)
+            for index, feature in np.argwhere(past):
+                rows = np.flatnonzero(apart[index, :, feature] > self.span_threshold_[feature])
+                start = starts[index]
+                cells[start + rows[0] : start + rows[-1] + 1, feature] = True
+                if marked is not None:
+                    marked[start - history : start + self.span_] = True
+        self._warn_many_departures(n_past, len(X_new) - history - self.span_ + 1)
+        return cells.any(axis=1, keepdims=True) if n_columns == 1 else cells
+
+    def _warn_many_departures(self, n_past, n_runs):
+        fraction = n_past / n_runs
+        limit = np.maximum(MANY_FLAGS_TIMES * self._span_past_fraction, MANY_SPANS_MIN_FRACTION)
+        many = np.flatnonzero((fraction > limit) & (n_past >= MANY_FLAGS_MIN_COUNT))
+        if not len(many):
+            return
+        described = ", ".join(
+            f"{self._feature_name(f)} ({fraction[f]:.1%} against {self._span_past_fraction[f]:.1%})"
+            for f in many[:5]
+        ) + (", ..." if len(many) > 5 else "")
+        warnings.warn(
+            f"The model's free runs of {self.span_} rows depart from X past "
+            f"span_threshold_ far more often than from the training data: {described}. "
+            f"Free runs make a model's mismatch with the data larger than its one-step "
+            f"forecasts do, so their flags here may be the model's errors, not faults. "
+            f"Fit on data like X, or set span=None.",
+            UserWarning,
+            stacklevel=6,
+        )
 
     def _stuck_cells(self, X):
         """The cells of X, after the rows without history, that repeat the
@@ -1386,7 +1607,18 @@ def _run_lengths(flags):
 
 
 def _repair_from_history(
-    X, X_new, scores, flags, *, history, forecast, unrepaired, rescore, max_run, repaired=None
+    X,
+    X_new,
+    scores,
+    flags,
+    *,
+    history,
+    forecast,
+    unrepaired,
+    rescore,
+    max_run,
+    repaired=None,
+    accepted=None,
 ):
     """Score and repair a 2-D series in time order, from repaired history.
 
@@ -1424,7 +1656,8 @@ def _repair_from_history(
     even if the repair was undone later or accepted as a lasting change:
     after ``history`` rows in a row without one, no front is under way and
     the windows hold X's own values, so the pass could start afresh there
-    (see ``_dask.in_time_order``).
+    (see ``_dask.in_time_order``). ``accepted``, if given (shaped like the
+    flags), gets True at every run taken as a lasting change.
     """
     n, n_columns = flags.shape
     seeds = np.flatnonzero(flags.any(axis=1))
@@ -1452,6 +1685,8 @@ def _repair_from_history(
         """Take a run of one score column as a lasting change: restored, unflagged."""
         features = slice(None) if n_columns == 1 else column
         X_new[first:stop, features] = X[first:stop, features]
+        if accepted is not None:
+            accepted[first:stop, column] = True
         if scores is not None:
             scores[first:stop, column] = one_pass(first, stop)[0][:, column]
         flags[first:stop, column] = False

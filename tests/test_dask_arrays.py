@@ -183,7 +183,7 @@ def test_a_chunk_whose_start_was_not_clean_is_computed_again(
     monkeypatch.setattr(reshaper, "_marking_repairs", counting)
     # A spike among the rows the second chunk is first computed from, which
     # those rows take as history although the whole pass repairs it.
-    margin = CHUNK_MARGIN_RUNS * (reshaper.max_run_ + reshaper._history_rows())
+    margin = CHUNK_MARGIN_RUNS * (reshaper.max_run_ + reshaper._history_rows() + reshaper.span_)
     X = faulty_series.copy()
     X[1100 - margin + 2, 0] += 8.0
     expected = reshaper.transform(X)
@@ -224,11 +224,11 @@ def test_changed_rows_are_told_bit_for_bit():
 def test_a_chunk_full_of_repairs_asks_for_longer_chunks(series, forecaster, long_series):
     reshaper = ThresholdReshaper(forecaster, random_state=0).fit(series.X)
     X = long_series.copy()
-    X[1000:1400:4] += 8.0  # a spike every 4 rows: every row is near a repair
+    X[1000:1600:4] += 8.0  # a spike every 4 rows: every row is near a repair
     np.testing.assert_array_equal(
         reshaper.transform(chunked(X, 1500)).compute(scheduler="sync"), reshaper.transform(X)
     )
-    margin = CHUNK_MARGIN_RUNS * (reshaper.max_run_ + reshaper._history_rows())
+    margin = CHUNK_MARGIN_RUNS * (reshaper.max_run_ + reshaper._history_rows() + reshaper.span_)
     inside = (1040, margin, len(X) - 1040 - margin)  # the middle chunk among the spikes
     with pytest.raises(ValueError, match="Rechunk the series into longer chunks"):
         reshaper.transform(chunked(X, inside)).compute(scheduler="sync")

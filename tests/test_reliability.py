@@ -160,6 +160,7 @@ AFTER_FIT = {
         "per_feature": (False, False),
         "max_run": (10, False),
         "hysteresis": (1.0, False),
+        "span": (None, False),
         "stuck": (4, False),
         "period": (7, False),
         "units": (5, False),

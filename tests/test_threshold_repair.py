@@ -1,14 +1,16 @@
 """ThresholdReshaper: detection and repair from repaired history, the action it
 chooses, its robust threshold, and the warnings that say when something is off."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_lstm_reshape import ThresholdReshaper
-from sklearn_lstm_reshape.datasets import inject_anomalies
+from sklearn_lstm_reshape.datasets import inject_anomalies, make_anomalous_series
 
-from .conftest import WINDOW
+from .conftest import N_FEATURES, WINDOW
 
 # -- a reference: row by row ---------------------------------------------------
 
@@ -69,7 +71,10 @@ def sequential_reference(reshaper, X):
 )
 def test_the_batched_fronts_repair_exactly_as_row_by_row(series, forecaster, params):
     X = series.X[:300]
-    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", **params).fit(X)
+    # span=None: the free runs are a second pass on top of this one.
+    reshaper = ThresholdReshaper(
+        forecaster, window=WINDOW, action="forecast", span=None, **params
+    ).fit(X)
     flags, X_new = sequential_reference(reshaper, X)
     np.testing.assert_array_equal(reshaper.flag(X), flags)
     # The same windows, forecast in batches of other sizes: float32 rounding.
@@ -92,7 +97,9 @@ def test_repair_costs_grow_with_the_longest_run_not_the_number_of_flags(
     X = series.X_clean.copy()
     spikes = np.arange(40, 580, 12)  # 45 isolated faults, one row each
     X[spikes, 0] += 5 * X[:, 0].std()
-    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast").fit(series.X_clean)
+    # span=None: its free runs cost span passes however many flags there are.
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", span=None)
+    reshaper.fit(series.X_clean)
     calls = []
     original = _predict.predict_windows
     monkeypatch.setattr(
@@ -143,6 +150,55 @@ def test_a_fault_that_fades_below_the_threshold_stays_flagged_past_the_lower_bar
     clean = series.X_clean[300:end, 0]
     repaired = fitted.transform(X)[300:end, 0]
     assert np.abs(repaired - clean).mean() < 0.25 * np.abs(X[300:end, 0] - clean).mean()
+
+
+def test_a_level_shift_under_the_threshold_is_flagged_by_its_departure_from_a_free_run(
+    series, forecaster
+):
+    X = series.X_clean.copy()
+    fitted = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean)
+    start, stop = 300, 315
+    X[start:stop, 0] += 0.8 * fitted.threshold_[0]  # every row short of the threshold
+    one_step = ThresholdReshaper(forecaster, window=WINDOW, span=None).fit(series.X_clean)
+    assert one_step.flag(X)[start:stop, 0].mean() < 0.2
+    flags = fitted.flag(X)[:, 0]
+    assert flags[start:stop].all()
+    # The span rows of a departure: at most a span either side of the shift.
+    assert not flags[: start - fitted.span_].any()
+    assert not flags[stop + fitted.span_ :].any()
+    clean = series.X_clean[start:stop, 0]
+    repaired = fitted.transform(X)[start:stop, 0]
+    assert np.abs(repaired - clean).mean() < 0.5 * np.abs(X[start:stop, 0] - clean).mean()
+    assert fitted.span_threshold_.shape == (X.shape[1],)
+
+
+def test_span_is_used_only_with_a_forecaster_of_a_series(series, forecaster, autoencoder):
+    X = series.X[:200]
+    for unused in (
+        ThresholdReshaper(forecaster, window=WINDOW, span=None),
+        ThresholdReshaper(forecaster, window=WINDOW, side="both"),
+        ThresholdReshaper(forecaster, window=WINDOW, contamination=0.05),  # says how much
+        ThresholdReshaper(forecaster, window=WINDOW, threshold=1.0),
+        ThresholdReshaper(autoencoder),
+    ):
+        unused.fit(X)
+        assert unused.span_ is None and unused.span_threshold_ is None
+    given = ThresholdReshaper(forecaster, window=WINDOW, contamination=0.05, span=10).fit(X)
+    assert given.span_ == 10 and given.span_threshold_.shape == (X.shape[1],)
+    assert ThresholdReshaper(forecaster, window=WINDOW).fit(X).span_ == 20
+
+
+def test_free_runs_that_depart_far_more_often_than_in_training_get_a_warning(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW).fit(series.X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        reshaper.flag(series.X)  # the training data: silent
+    # Another process: the one-step forecasts still fit it, their free runs
+    # do not (2 % of them past the fence of feature 0, none in training).
+    other = make_anomalous_series(n_timesteps=3000, n_features=N_FEATURES, random_state=3).X
+    departing = r"free runs of 20 rows depart .* feature 0 \(2\.\d% against 0\.0%\)"
+    with pytest.warns(UserWarning, match=departing):
+        reshaper.flag(other)
 
 
 def test_values_hidden_to_measure_repairs_are_the_only_ones_flagged(series, forecaster):
@@ -244,8 +300,10 @@ def test_a_lasting_change_is_accepted_after_max_run(series, forecaster):
     # repaired history stray as far as it lies.
     assert never.flag(X)[300:315, 2].all()
 
-    reshaper = ThresholdReshaper(forecaster, max_run=10, **fitted).fit(series.X_clean)
-    flags = reshaper.flag(X)[:, 2]
+    # span=None: free runs from a level the model never saw drift off it
+    # here and there (below).
+    reshaper = ThresholdReshaper(forecaster, max_run=10, span=None, **fitted)
+    flags = reshaper.fit(series.X_clean).flag(X)[:, 2]
     assert not flags[300:315].any()
     assert flags[300:].sum() <= 3
     # The run is restored, and the series after it is left as it is.
@@ -253,6 +311,10 @@ def test_a_lasting_change_is_accepted_after_max_run(series, forecaster):
         reshaper.transform(X)[300:, 2][~flags[300:]], X[300:, 2][~flags[300:]]
     )
     assert reshaper.max_run_ == 10
+    # No free run across the change is judged: its departure is the change.
+    with_spans = ThresholdReshaper(forecaster, max_run=10, **fitted).fit(series.X_clean)
+    assert with_spans.span_ is not None
+    assert not with_spans.flag(X)[300 - with_spans.span_ : 310 + WINDOW, 2].any()
     assert ThresholdReshaper(forecaster, window=WINDOW).fit(series.X_clean).max_run_ == 4 * WINDOW
 
 

@@ -62,12 +62,13 @@ SPAN_SPREADS = 1.0
 # span="auto": free runs of this many rows where the threshold is calibrated
 # by contamination="auto".
 AUTO_SPAN = 20
-# Values held at a time while forecasting free runs (see _departure_blocks).
-SPAN_BLOCK_VALUES = 1 << 16
 # A warning when the free runs from more than this fraction of the rows of a
 # feature (and MANY_FLAGS_TIMES the training fraction) depart past its
 # span_threshold_: free runs amplify a model's mismatch with the data.
 MANY_SPANS_MIN_FRACTION = 0.01
+# Free runs advance a block of starts at a time, of at most a batch and this
+# many window values (see _departure_blocks).
+SPAN_BLOCK_VALUES = 1 << 17
 
 
 @fill_doc
@@ -887,13 +888,13 @@ class ThresholdReshaper(BaseReshaper):
                 )
         return scores, flags
 
-    def _model_values(self, windows):
+    def _model_values(self, windows, batch_size=FRONT_BATCH):
         """The model's values of the rows after (forecast) or at the end of
         (reconstruction) each window."""
         # At one batch size however many windows: a row is forecast the same
         # whichever rows come with it (a chunk of a dask array).
         output = _predict.predict_windows(
-            self.model_, windows, batch_size=FRONT_BATCH, fixed_batch=True
+            self.model_, windows, batch_size=batch_size, fixed_batch=True
         )
         if self.score_by_ == "reconstruction":
             return output[:, -1, :]
@@ -940,15 +941,25 @@ class ThresholdReshaper(BaseReshaper):
         the rows from ``t`` on are the run's own forecasts."""
         span, history = self.span_, self._history_rows()
         n_rows, n_features = X_new.shape
-        block = max(FRONT_BATCH, SPAN_BLOCK_VALUES // ((history + span) * n_features))
+        block = max(
+            FRONT_BATCH,
+            min(
+                self._param("predict_batch_size"),
+                SPAN_BLOCK_VALUES // ((history + span) * n_features),
+            ),
+        )
         ahead = np.arange(span)
         for first in range(history, n_rows - span + 1, block):
             starts = np.arange(first, min(first + block, n_rows - span + 1))
             run = np.empty((len(starts), history + span, n_features), dtype=X_new.dtype)
             run[:, :history] = X_new[(starts - history)[:, None] + np.arange(history)]
             for step in range(span):
-                run[:, history + step] = self._model_values(run[:, step : step + history])
-            yield starts, np.abs(X_new[starts[:, None] + ahead] - run[:, history:])
+                run[:, history + step] = self._model_values(
+                    run[:, step : step + history], batch_size=block
+                )
+            apart = X_new[starts[:, None] + ahead]
+            np.subtract(apart, run[:, history:], out=apart)
+            yield starts, np.abs(apart, out=apart)
 
     def _across_lasting_changes(self, accepted):
         """Per row ``t`` (shaped like ``accepted``), whether the free run from

@@ -85,9 +85,10 @@ def test_generative_edits_of_a_panel_without_refinement(forecaster, panel):
 
 
 @pytest.mark.filterwarnings("ignore:.*of the values of X are flagged")
-def test_threshold_by_the_models_output_on_a_series(series, scorer, long_series):
+@pytest.mark.parametrize("action", ["clip", "impute"])
+def test_threshold_by_the_models_output_on_a_series(series, scorer, long_series, action):
     reshaper = ThresholdReshaper(
-        scorer, score_by="output", action="clip", contamination=0.02, add_indicator=True
+        scorer, score_by="output", action=action, contamination=0.02, add_indicator=True
     ).fit(series.X)
     for method in (reshaper.transform, reshaper.flag, reshaper.score_samples):
         assert_same_lazily(method, long_series)
@@ -148,9 +149,10 @@ def faulty_series(long_series):
         {},
         dict(action="forecast", per_feature=False),
         dict(action="interpolate", add_indicator=True),
+        dict(action="impute"),
         dict(max_run=3, contamination=0.05),
     ],
-    ids=["defaults", "forecast, one score", "interpolate", "short runs"],
+    ids=["defaults", "forecast, one score", "interpolate", "impute", "short runs"],
 )
 def test_threshold_from_repaired_history(series, forecaster, faulty_series, params):
     reshaper = ThresholdReshaper(forecaster, random_state=0, **params).fit(series.X)

@@ -246,7 +246,8 @@ AFTER_FIT = {
     },
 }
 BEFORE = {
-    ThresholdReshaper: dict(window=WINDOW),
+    # A seed: action="auto" draws the values it hides in fit.
+    ThresholdReshaper: dict(window=WINDOW, random_state=0),
     GenerativeReshaper: dict(window=WINDOW, condition=lambda p: p + 0.5, **CODED),
     LatentReshaper: dict(
         window=WINDOW, edit="optimize", target=lambda p: p + 0.5, steps=5, **CODED

@@ -353,7 +353,7 @@ def test_auto_chooses_the_forecast_where_it_beats_interpolation(sine_forecaster)
     np.testing.assert_allclose(reshaper.transform(X), sine(400), atol=1e-5)
 
 
-def test_auto_chooses_interpolation_for_a_model_worse_than_persistence(series):
+def test_auto_repairs_without_a_model_worse_than_persistence(series):
     from sklearn_lstm_reshape.models import make_forecaster
 
     untrained = make_forecaster(WINDOW, series.X.shape[1], units=4, predict_change=False)
@@ -364,10 +364,15 @@ def test_auto_chooses_interpolation_for_a_model_worse_than_persistence(series):
         r"that drifts\)",
     ):
         reshaper = ThresholdReshaper(untrained, random_state=0).fit(series.X)
-    assert list(reshaper.repair_) == ["interpolate"] * series.X.shape[1]
     errors = reshaper.forecast_errors_
     assert (errors["model"] > errors["persistence"]).all()
-    assert (reshaper.repair_errors_["interpolate"] < reshaper.repair_errors_["forecast"]).all()
+    # Interpolation, or imputation from the features that move together,
+    # whichever repaired the hidden values better: never the model.
+    repair_errors = reshaper.repair_errors_
+    assert "forecast" not in reshaper.repair_
+    for feature, chosen in enumerate(reshaper.repair_):
+        assert repair_errors[chosen][feature] == min(e[feature] for e in repair_errors.values())
+        assert repair_errors["interpolate"][feature] < repair_errors["forecast"][feature]
 
 
 def test_the_default_model_worse_than_persistence_gets_advice_that_fits_it():
@@ -392,6 +397,118 @@ def test_explicit_actions_are_kept(series, forecaster):
     reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="nan").fit(series.X)
     flags = reshaper.flag(series.X)
     np.testing.assert_array_equal(np.isnan(reshaper.transform(series.X)), flags)
+
+
+@pytest.fixture(scope="module")
+def mean_forecaster():
+    """A Keras model that forecasts every feature's mean, 0: on white noise,
+    better than repeating the last value, and no help in a repair."""
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+    inputs = keras.Input((4, 2))
+    dense = keras.layers.Dense(2, use_bias=False)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    dense.set_weights([np.zeros((8, 2))])
+    return model
+
+
+def mirrored_noise(n_rows, seed=0):
+    """White noise, and a second feature that is minus the first: neither
+    time nor a model tells a value, the other feature does."""
+    rng = np.random.RandomState(seed)
+    first = rng.normal(size=n_rows)
+    return np.column_stack([first, -first + rng.normal(0, 0.01, n_rows)])
+
+
+def test_auto_imputes_from_the_features_that_move_together(mean_forecaster):
+    clean = mirrored_noise(400)
+    X = clean.copy()
+    X[[100, 200, 300], 0] += 12.0
+    reshaper = ThresholdReshaper(mean_forecaster, random_state=0).fit(X)
+    assert list(reshaper.repair_) == ["impute", "impute"]
+    errors = reshaper.repair_errors_
+    assert (errors["impute"] < 0.25 * np.minimum(errors["forecast"], errors["interpolate"])).all()
+    flags = reshaper.flag(X)
+    np.testing.assert_array_equal(np.flatnonzero(flags[:, 0]), [100, 200, 300])
+    assert not flags[:, 1].any()
+    np.testing.assert_allclose(reshaper.transform(X), clean, atol=0.05)
+
+
+def test_impute_estimates_flagged_values_from_unflagged_ones(mean_forecaster):
+    clean = mirrored_noise(400).astype(np.float32)
+    X = clean.copy()
+    X[150:153, 0] += 12.0  # a run: its own neighbours do not help
+    X[[250, 350], 1] -= 12.0
+    reshaper = ThresholdReshaper(mean_forecaster, action="impute", random_state=0).fit(X)
+    X_new = reshaper.transform(X)
+    flags = reshaper.flag(X)
+    assert flags.sum() == 5
+    assert X_new.dtype == np.float32
+    np.testing.assert_array_equal(X_new[~flags], X[~flags])
+    np.testing.assert_allclose(X_new[flags], clean[flags], atol=0.05)
+
+
+def test_impute_reads_the_rows_either_side_within_their_sequence():
+    from sklearn_lstm_reshape._threshold import _neighbourhoods
+
+    panel = np.arange(12.0).reshape(2, 3, 2)  # two sequences of three rows
+    mask = np.zeros(panel.shape, dtype=bool)
+    mask[0, 1, 1] = True
+    # Rows 0 and 4 of the rows one after another: the first row of the first
+    # sequence, and the second row of the second.
+    rows = _neighbourhoods(panel, mask, np.array([0, 4]))
+    nan = np.nan
+    np.testing.assert_array_equal(
+        rows,
+        [
+            [nan, nan, nan, nan, 0, 1, 2, nan, 4, 5],
+            [nan, nan, 6, 7, 8, 9, 10, 11, nan, nan],
+        ],
+    )
+
+
+def test_impute_row_by_row_is_the_iterative_imputers_transform():
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    from sklearn_lstm_reshape._threshold import _impute_rows
+
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6))
+    A[rng.rand(*A.shape) < 0.2] = np.nan
+    imputer = IterativeImputer(max_iter=3, n_nearest_features=4, random_state=0).fit(A[:200])
+    rows = A[200:]
+    np.testing.assert_allclose(_impute_rows(imputer, rows), imputer.transform(rows), rtol=1e-12)
+    # Each row on its own, to the last bit.
+    one_by_one = np.vstack([_impute_rows(imputer, row[None]) for row in rows])
+    np.testing.assert_array_equal(one_by_one, _impute_rows(imputer, rows), strict=True)
+
+
+def test_impute_after_fit_without_an_imputer_is_refused(series, forecaster, autoencoder):
+    # A reconstruction gives action="auto" no choice to make: no imputer.
+    reshaper = ThresholdReshaper(autoencoder, action="interpolate").fit(series.X)
+    assert reshaper.repair_errors_ is None and reshaper.imputer_ is None
+    reshaper.set_params(action="impute")
+    with pytest.raises(
+        ValueError,
+        match=r"action='impute' estimates flagged values with an imputer that fit builds "
+        r"for action='impute' or 'auto' \(with a forecaster\), and this ThresholdReshaper "
+        r"was fitted without one\. Call fit again with action='impute'\.",
+    ):
+        reshaper.transform(series.X)
+    # With a forecaster, fit measures every repair for action="auto", whatever
+    # the action, and its imputer serves action="impute" too.
+    auto = ThresholdReshaper(forecaster, action="interpolate", random_state=0).fit(series.X)
+    expected = ThresholdReshaper(forecaster, action="impute", random_state=0).fit(series.X)
+    assert auto.imputer_ is not None
+    flags = auto.flag(series.X)
+    assert flags.any()
+    imputed = auto.set_params(action="impute").transform(series.X)
+    assert np.isfinite(imputed).all()
+    np.testing.assert_array_equal(imputed[~flags], series.X[~flags])
+    # The imputers differ by the values hidden in fit only.
+    np.testing.assert_allclose(imputed, expected.transform(series.X), atol=0.5)
 
 
 # -- scoring the repair on its own --------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sklearn_lstm_reshape import ThresholdReshaper, _keras, clear_cache
+from sklearn_lstm_reshape._threshold import IMPUTE_LAGS
 
 from .strategies import (
     DTYPES,
@@ -30,7 +31,7 @@ SERIES_ROWS = (5, 60)  # 5: the fewest rows a window-4 forecaster can score
 PANEL_SEQUENCES = (2, 12)
 SEQUENCE_FORECASTER_STEPS = 6
 SIDES = ["upper", "lower", "both"]
-BUILTIN_ACTIONS = ["forecast", "interpolate", "nan", "clip", "scale"]
+BUILTIN_ACTIONS = ["forecast", "interpolate", "impute", "nan", "clip", "scale"]
 CASE_NAMES = ["series-forecaster", "series-autoencoder", "panel-autoencoder", "panel-forecaster"]
 
 
@@ -281,7 +282,7 @@ def test_unflagged_values_are_bit_identical(cases, case_name, action, data):
 
 
 @pytest.mark.parametrize(
-    "action", ["interpolate", "nan", "clip", "scale", negate_plus_one], ids=action_id
+    "action", ["interpolate", "impute", "nan", "clip", "scale", negate_plus_one], ids=action_id
 )
 @given(data=st.data())
 def test_flagged_values_get_the_action(cases, action, data):
@@ -315,6 +316,13 @@ def test_flagged_values_get_the_action(cases, action, data):
                 else:
                     assert (new[bad, j] >= good.min()).all()
                     assert (new[bad, j] <= good.max()).all()
+    elif action == "impute":
+        # Estimated from the values around them; NaN only for a feature of
+        # which fit saw no unflagged value.
+        own_columns = IMPUTE_LAGS * N_FEATURES + np.arange(N_FEATURES)
+        estimable = np.isin(own_columns, reshaper._imputer_columns)
+        assert np.isfinite(X_new[mask & estimable]).all()
+        assert np.isnan(X_new[mask & ~estimable]).all()
     else:
         assert_bits_equal(X_new[mask], action(X, mask).astype(X.dtype)[mask])
 

@@ -164,9 +164,10 @@ for contamination in CONTAMINATIONS:
 # The action does not change which values are flagged, only what replaces
 # them, so the actions are compared by repair error at the default threshold:
 #
-# - ``action="auto"``, the default: per feature, the forecast or the
-#   interpolation, whichever repaired blocks of clean values that ``fit`` hid
-#   from the training data better;
+# - ``action="auto"``, the default: per feature, the forecast, the
+#   interpolation or ``"impute"`` (an imputer reading every feature of the
+#   same day and the two days either side), whichever repaired blocks of
+#   clean values that ``fit`` hid from the training data best;
 # - ``action="forecast"``: the LSTM's forecast of the value, made from the
 #   repaired values before it;
 # - ``action="interpolate"``: a straight line between the nearest unflagged
@@ -176,8 +177,9 @@ for contamination in CONTAMINATIONS:
 #   temperature are strongly correlated, so a flagged one is well predicted
 #   by the other; unlike ``KNNImputer`` this does not depend on the features'
 #   units, and unlike ``SimpleImputer`` it does not fill in the four-year
-#   mean in summer and winter alike. An imputer treats the rows as independent
-#   samples, though: it does not see time order.
+#   mean in summer and winter alike. This imputer treats the rows as
+#   independent samples, though: it does not see time order, where
+#   ``action="impute"`` reads the neighbouring days too.
 #
 # The error is the mean absolute difference from the true readings, in
 # standard deviations of each feature (the unit in which the faults were
@@ -230,10 +232,10 @@ for action, by_part in repair_error.items():
 # fault. On the faulty values the four repairs lie within a few hundredths of
 # each other: the imputer, which reads the other features of the same day,
 # a little ahead of the forecast, and interpolation a little behind it.
-# ``"auto"`` chose interpolation for precipitation alone, whose hidden values
-# it repaired better and where no faulty value is flagged, so here it
-# repairs as the forecast does. The noise burst and half of the level shifts
-# are not flagged, so no repair changes them.
+# ``"auto"`` chose the imputation for precipitation and maximum temperature
+# and the forecast for the others, from the errors on hidden values, and
+# lands between the imputer and the forecast. The noise burst and half of
+# the level shifts are not flagged, so no repair changes them.
 #
 # Over the whole series every repair helps at the default threshold, and at
 # every threshold up to a few percent of flags: the error falls by more than

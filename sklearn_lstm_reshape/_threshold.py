@@ -638,6 +638,7 @@ class ThresholdReshaper(BaseReshaper):
             )
 
     def _fit_strategy(self, X, predictions):
+        self.span_threshold_ = None  # no free runs until fit has measured them
         raw = self._raw_scores(X, predictions)
         self.score_center_, self.score_scale_ = _robust_center_and_scale(raw)
         self.threshold_ = self._calibrate(self._combined(raw))
@@ -648,12 +649,11 @@ class ThresholdReshaper(BaseReshaper):
         self._feature_scale = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
         self.stuck_limit_, self.frequent_values_ = self._stuck_limits(X)
         self.error_growth_ = self._error_growth(X, predictions)
-        self.span_threshold_ = None
-        if self._checks_spans(X):
-            self.span_threshold_ = self._span_thresholds(X, predictions)
+        flags = self._fit_span_thresholds(X, predictions)
         if self.span_threshold_ is None:
             self.span_ = None
-        _, flags = self._detect(X, predictions, np.array(X, copy=True))
+        if flags is None:
+            _, flags = self._detect(X, predictions, np.array(X, copy=True), scores=False)
         self.flagged_fraction_ = float(self._after_history(np.broadcast_to(flags, X.shape)).mean())
         self.forecast_errors_ = self._forecast_errors(X, predictions, flags)
         self._warn_worse_than_persistence()
@@ -878,7 +878,7 @@ class ThresholdReshaper(BaseReshaper):
             return self._model_values(X_new[(rows - history)[:, None] + offsets])
 
         growth = self.error_growth_ if use_threshold else None
-        if accepted is None and spans and getattr(self, "span_threshold_", None) is not None:
+        if accepted is None and spans and self.span_threshold_ is not None:
             accepted = np.zeros(flags.shape, dtype=bool)
 
         def rescore(rows, values, steps, continuing=None):
@@ -904,23 +904,29 @@ class ThresholdReshaper(BaseReshaper):
             repaired=_repairs_marked_in.get(),
             accepted=accepted,
         )
-        if spans and use_threshold and getattr(self, "span_threshold_", None) is not None:
-            sustained = self._sustained_cells(X_new, accepted)
-            if any((new & ~old).any() for new, old in zip(sustained.T, flags.T, strict=True)):
-                # Repaired again from history, with the departures flagged.
-                del scores, flags, accepted
-                np.copyto(X_new, X)
-                if forced is not None:
-                    sustained |= forced
-                return self._detect(
-                    X,
-                    predictions,
-                    X_new,
-                    forced=sustained,
-                    scores=want_scores,
-                    spans=False,
-                )
+        if spans and use_threshold and self.span_threshold_ is not None:
+            return self._flag_departures(
+                X, predictions, X_new, scores, flags, accepted, forced, want_scores
+            )
         return scores, flags
+
+    def _flag_departures(
+        self, X, predictions, X_new, scores, flags, accepted, forced, want_scores, departures=None
+    ):
+        """``_detect``'s scores and flags once the departures of the repaired
+        ``X_new`` from the model's free runs (``departures``, if known, see
+        ``_mean_departures``) are flagged: where they add flags, X is repaired
+        again from its history with them (and ``forced``) forced."""
+        sustained = self._sustained_cells(X_new, accepted, departures)
+        if not any((new & ~old).any() for new, old in zip(sustained.T, flags.T, strict=True)):
+            return scores, flags
+        del scores, flags, accepted, departures
+        np.copyto(X_new, X)
+        if forced is not None:
+            sustained |= forced
+        return self._detect(
+            X, predictions, X_new, forced=sustained, scores=want_scores, spans=False
+        )
 
     def _model_values(self, windows, batch_size=FRONT_BATCH):
         """The model's values of the rows after (forecast) or at the end of
@@ -947,18 +953,28 @@ class ThresholdReshaper(BaseReshaper):
             and len(X) >= self._history_rows() + self.span_
         )
 
-    def _span_thresholds(self, X, predictions):
-        """``span_threshold_``, from the departures of the repaired training data."""
+    def _fit_span_thresholds(self, X, predictions):
+        """Set ``span_threshold_`` where free runs are used on the training
+        data, and return their flags (``_detect``'s, reusing the one-step pass
+        and the free runs the threshold was measured on); None where they are
+        not used."""
+        if not self._checks_spans(X):
+            return None
         X_new = np.array(X, copy=True)
         accepted = np.zeros((len(X), self.threshold_.shape[-1]), dtype=bool)
-        self._detect(X, predictions, X_new, scores=False, spans=False, accepted=accepted)
-        across = self._across_lasting_changes(accepted)
-        departures = np.concatenate(
-            [apart.mean(axis=1) for _, apart in self._departure_blocks(X_new)]
+        _, flags = self._detect(X, predictions, X_new, scores=False, spans=False, accepted=accepted)
+        departures = self._mean_departures(X_new, accepted)
+        self.span_threshold_ = self._span_thresholds(departures)
+        if self.span_threshold_ is None:
+            return None
+        _, flags = self._flag_departures(
+            X, predictions, X_new, None, flags, accepted, self._stuck_cells(X), False, departures
         )
-        if across is not None:
-            starts = np.arange(self._history_rows(), len(X) - self.span_ + 1)
-            departures[np.broadcast_to(across[starts], departures.shape)] = np.nan
+        return flags
+
+    def _span_thresholds(self, departures):
+        """``span_threshold_``, from the mean departures of the repaired
+        training data (see ``_mean_departures``); None where there are none."""
         departures = departures[~np.isnan(departures).any(axis=1)]
         if not len(departures):
             return None
@@ -967,14 +983,32 @@ class ThresholdReshaper(BaseReshaper):
         self._span_past_fraction = (departures > fence).mean(axis=0)
         return fence
 
-    def _departure_blocks(self, X_new):
-        """Blocks of ``(starts, apart)``: every row ``t`` from which a free run
-        fits in X_new, and ``|X_new - run|`` over the ``span_`` rows from ``t``
-        on, shaped ``(len(starts), span_, n_features)``. The free run from
-        ``t`` forecasts each of those rows from the window before it, in which
-        the rows from ``t`` on are the run's own forecasts."""
+    def _mean_departures(self, X_new, accepted):
+        """Per row ``t`` from which a free run fits in X_new (from
+        ``_history_rows()`` on) and per feature, the mean departure of X_new
+        from the free run from ``t`` (see ``_departure_blocks``); NaN where
+        the run reaches into a run taken as a lasting change (``accepted``,
+        shaped like the flags), whose departure is the change itself."""
+        starts = range(self._history_rows(), len(X_new) - self.span_ + 1)
+        departures = np.empty((len(starts), X_new.shape[1]), dtype=X_new.dtype)
+        for block_starts, apart in self._departure_blocks(X_new, starts):
+            departures[block_starts - starts.start] = apart.mean(axis=1)
+        across = self._across_lasting_changes(accepted)
+        if across is not None:
+            across = np.broadcast_to(across[starts.start : starts.stop], departures.shape)
+            departures[across] = np.nan
+        return departures
+
+    def _departure_blocks(self, X_new, starts):
+        """Blocks of ``(starts, apart)``: the rows ``t`` of ``starts`` (an
+        array or a range of rows from which a free run fits in X_new), and
+        ``|X_new - run|`` over the ``span_`` rows from ``t`` on, shaped
+        ``(len(starts), span_, n_features)``. The free run from ``t``
+        forecasts each of those rows from the window before it, in which the
+        rows from ``t`` on are the run's own forecasts; it is the same
+        whichever starts come with it."""
         span, history = self.span_, self._history_rows()
-        n_rows, n_features = X_new.shape
+        n_features = X_new.shape[1]
         block = max(
             FRONT_BATCH,
             min(
@@ -983,17 +1017,17 @@ class ThresholdReshaper(BaseReshaper):
             ),
         )
         ahead = np.arange(span)
-        for first in range(history, n_rows - span + 1, block):
-            starts = np.arange(first, min(first + block, n_rows - span + 1))
-            run = np.empty((len(starts), history + span, n_features), dtype=X_new.dtype)
-            run[:, :history] = X_new[(starts - history)[:, None] + np.arange(history)]
+        for first in range(0, len(starts), block):
+            block_starts = np.asarray(starts[first : first + block])
+            run = np.empty((len(block_starts), history + span, n_features), dtype=X_new.dtype)
+            run[:, :history] = X_new[(block_starts - history)[:, None] + np.arange(history)]
             for step in range(span):
                 run[:, history + step] = self._model_values(
                     run[:, step : step + history], batch_size=block
                 )
-            apart = X_new[starts[:, None] + ahead]
+            apart = X_new[block_starts[:, None] + ahead]
             np.subtract(apart, run[:, history:], out=apart)
-            yield starts, np.abs(apart, out=apart)
+            yield block_starts, np.abs(apart, out=apart)
 
     def _across_lasting_changes(self, accepted):
         """Per row ``t`` (shaped like ``accepted``), whether the free run from
@@ -1008,32 +1042,48 @@ class ThresholdReshaper(BaseReshaper):
                 across[max(first - self.span_ + 1, 0) : stop + self._history_rows(), column] = True
         return across
 
-    def _sustained_cells(self, X_new, accepted):
+    def _sustained_cells(self, X_new, accepted, departures=None):
         """The cells flagged for departing from the model's free runs, shaped
         like ``accepted`` (the flags): for each row and feature whose free run
         departs from X_new past ``span_threshold_`` on average, its rows that
         depart past it, from the first to the last. Free runs across a
-        lasting change are not judged. Inside ``_marking_repairs``, the rows
-        each free run past the threshold read are marked."""
+        lasting change are not judged. With ``departures`` (see
+        ``_mean_departures``) only the free runs past the threshold are run
+        again, for their rows; without, every free run is, a block at a
+        time. Inside ``_marking_repairs``, the rows each free run past the
+        threshold read are marked."""
         history = self._history_rows()
-        n_columns = accepted.shape[1]
-        across = self._across_lasting_changes(accepted)
+        starts = range(history, len(X_new) - self.span_ + 1)
         cells = np.zeros(X_new.shape, dtype=bool)
+        if departures is not None:
+            past = np.nan_to_num(departures, nan=-np.inf) > self.span_threshold_
+            n_past = past.sum(axis=0)
+            runs_past = np.flatnonzero(past.any(axis=1)) + history
+            for block_starts, apart in self._departure_blocks(X_new, runs_past):
+                self._mark_departures(cells, block_starts, apart, past[block_starts - history])
+        else:
+            n_past = np.zeros(X_new.shape[1], dtype=int)
+            across = self._across_lasting_changes(accepted)
+            for block_starts, apart in self._departure_blocks(X_new, starts):
+                past = apart.mean(axis=1) > self.span_threshold_
+                if across is not None:
+                    past &= ~np.broadcast_to(across[block_starts], past.shape)
+                n_past += past.sum(axis=0)
+                self._mark_departures(cells, block_starts, apart, past)
+        self._warn_many_departures(n_past, len(starts))
+        return cells.any(axis=1, keepdims=True) if accepted.shape[1] == 1 else cells
+
+    def _mark_departures(self, cells, starts, apart, past):
+        """Flag in ``cells`` the rows of the free runs from ``starts`` that are
+        ``past`` the threshold (see ``_sustained_cells``), and mark the rows
+        they read."""
         marked = _repairs_marked_in.get()
-        n_past = np.zeros(X_new.shape[1], dtype=int)
-        for starts, apart in self._departure_blocks(X_new):
-            past = apart.mean(axis=1) > self.span_threshold_
-            if across is not None:
-                past &= ~np.broadcast_to(across[starts], past.shape)
-            n_past += past.sum(axis=0)
-            for index, feature in np.argwhere(past):
-                rows = np.flatnonzero(apart[index, :, feature] > self.span_threshold_[feature])
-                start = starts[index]
-                cells[start + rows[0] : start + rows[-1] + 1, feature] = True
-                if marked is not None:
-                    marked[start - history : start + self.span_] = True
-        self._warn_many_departures(n_past, len(X_new) - history - self.span_ + 1)
-        return cells.any(axis=1, keepdims=True) if n_columns == 1 else cells
+        for index, feature in np.argwhere(past):
+            rows = np.flatnonzero(apart[index, :, feature] > self.span_threshold_[feature])
+            start = starts[index]
+            cells[start + rows[0] : start + rows[-1] + 1, feature] = True
+            if marked is not None:
+                marked[start - self._history_rows() : start + self.span_] = True
 
     def _warn_many_departures(self, n_past, n_runs):
         fraction = n_past / n_runs
@@ -1052,7 +1102,7 @@ class ThresholdReshaper(BaseReshaper):
             f"forecasts do, so their flags here may be the model's errors, not faults. "
             f"Fit on data like X, or set span=None.",
             UserWarning,
-            stacklevel=6,
+            stacklevel=7,
         )
 
     def _stuck_cells(self, X):

@@ -71,8 +71,9 @@ MANY_SPANS_MIN_FRACTION = 0.01
 # the IMPUTE_LAGS rows either side, with an IterativeImputer fitted on at most
 # IMPUTE_FIT_VALUES values of training rows (a random sample of rows where
 # there are more), each column from at most IMPUTE_PREDICTORS others: its fit
-# costs about rows x columns x predictors squared per round (a second for the
-# weather's five features; 23 s for ten features in 20,000 rows uncapped).
+# costs about rows x columns x predictors squared per round (under a second
+# for the weather's four features; 23 s for ten features in 20,000 rows
+# uncapped).
 # transform imputes IMPUTE_ROWS rows at a time.
 IMPUTE_LAGS = 2
 IMPUTE_FIT_VALUES = 1 << 17
@@ -336,10 +337,11 @@ class ThresholdReshaper(BaseReshaper):
 
     imputer_ : IterativeImputer or None
         The imputer of ``action="impute"``, fitted on the training rows (a
-        sample of them in a long series) beside the two rows either side, with the
-        flagged values missing, and where ``action="auto"`` has a choice to
-        make (see ``repair_errors_``) the hidden ones too. None where fit
-        built none: without such a choice, unless ``action="impute"``.
+        sample of them in a long series) beside the two rows either side,
+        with the flagged values missing, and where ``action="auto"`` has a
+        choice to make (see ``repair_errors_``) the hidden ones too. None
+        where fit built none: without such a choice, unless
+        ``action="impute"``.
 
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).

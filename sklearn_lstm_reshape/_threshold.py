@@ -338,10 +338,10 @@ class ThresholdReshaper(BaseReshaper):
     imputer_ : IterativeImputer or None
         The imputer of ``action="impute"``, fitted on the training rows (a
         sample of them in a long series) beside the two rows either side,
-        with the flagged values missing, and where ``action="auto"`` has a
-        choice to make (see ``repair_errors_``) the hidden ones too. None
-        where fit built none: without such a choice, unless
-        ``action="impute"``.
+        with the flagged values missing. ``fit`` builds one wherever
+        ``action="auto"`` has a choice to make (see ``repair_errors_``),
+        whatever the action, with the values hidden to measure it missing
+        too, and for ``action="impute"`` otherwise; else None.
 
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).
@@ -661,7 +661,7 @@ class ThresholdReshaper(BaseReshaper):
         self._warn_worse_than_persistence()
         self.imputer_ = self._imputer_columns = None
         self.repair_, self.repair_errors_ = self._choose_repairs(X, predictions, flags)
-        if self.action == "impute":
+        if self.action == "impute" and self._imputer_columns is None:
             self._fit_imputer(X, np.broadcast_to(flags, X.shape))
 
     def _edit(self, X, predictions, details):
@@ -1288,7 +1288,8 @@ class ThresholdReshaper(BaseReshaper):
     # -- the repair action="auto" chooses ------------------------------------------
 
     def _choose_repairs(self, X, predictions, flags):
-        """Per feature, the repair with the lower error on hidden clean values."""
+        """Per feature, the repair with the lowest error on hidden clean values;
+        fits ``imputer_`` to measure the imputation."""
         n_features = X.shape[-1]
         if self.score_by_ != "residual":
             return np.full(n_features, "interpolate", dtype=object), None
@@ -1355,7 +1356,7 @@ class ThresholdReshaper(BaseReshaper):
         """Estimate the ``where`` values of ``X_new`` with ``imputer_``, in place,
         from X with its ``mask`` values missing: NaN for a feature the
         training data held no value of."""
-        if getattr(self, "_imputer_columns", None) is None:
+        if self._imputer_columns is None:
             raise ValueError(
                 "action='impute' estimates flagged values with an imputer that fit "
                 "builds for action='impute' or 'auto' (with a forecaster), and this "

@@ -25,8 +25,18 @@ AUTO_FENCE_IQRS = 4.0
 MEDCOUPLE_SAMPLE = 2000
 # max_run="auto": runs longer than this many windows are a lasting change.
 MAX_RUN_WINDOWS = 4
-# Rows forecast per forward pass while repairing from history (see _detect).
-FRONT_BATCH = 256
+# Rows forecast per forward pass while repairing from history (see _detect):
+# a lone front forecasts at most a window ahead, and a pass costs about what
+# its batch does (a window of 32 rows of 8 features, 64 units: 1.2 ms at 32,
+# 6 ms at 256), so that a long chain of repairs is not padded to many times
+# its work.
+FRONT_BATCH = 32
+# Free runs per forward pass, at least (see _departure_blocks).
+RUN_BATCH = 256
+# Forecasts held ahead of the fronts of a repair from history, in all (see
+# _ForecastsAhead), and windows gathered at once to make them.
+AHEAD_ROWS = 1 << 16
+FORECAST_BLOCK_ROWS = 16 * FRONT_BATCH
 # A chunk of a dask array is first computed from this many times
 # (max_run + history) rows before it (see _lazily_in_time_order).
 CHUNK_MARGIN_RUNS = 8
@@ -877,7 +887,12 @@ class ThresholdReshaper(BaseReshaper):
             return evidence | lower_bar, evidence
 
         def forecast(rows):
-            return self._model_values(X_new[(rows - history)[:, None] + offsets])
+            values = np.empty((len(rows), X.shape[1]), dtype=np.float32)
+            for first in range(0, len(rows), FORECAST_BLOCK_ROWS):
+                block = rows[first : first + FORECAST_BLOCK_ROWS]
+                windows = X_new[(block - history)[:, None] + offsets]
+                values[first : first + len(block)] = self._model_values(windows)
+            return values
 
         growth = self.error_growth_ if use_threshold else None
         if accepted is None and spans and self.span_threshold_ is not None:
@@ -1012,7 +1027,7 @@ class ThresholdReshaper(BaseReshaper):
         span, history = self.span_, self._history_rows()
         n_features = X_new.shape[1]
         block = max(
-            FRONT_BATCH,
+            RUN_BATCH,
             min(
                 self._param("predict_batch_size"),
                 SPAN_BLOCK_VALUES // ((history + span) * n_features),
@@ -1843,11 +1858,13 @@ def _repair_from_history(
     ``X_new`` holds the model's values at every flagged cell.
 
     The work is done by fronts, one per flagged run, advanced one row per
-    step together, so each step is one batched forward pass and the number
-    of steps grows with the longest run, not with the number of flags. A
-    front that repairs a row in the windows the next front has read makes
-    that one stale: the later front is undone and its flagged rows are taken
-    up again in time order, when the earlier front has passed. A run of more
+    step together, so the number of steps grows with the longest run, not
+    with the number of flags; each front's rows are forecast ahead of it
+    until its next repair (see ``_ForecastsAhead``), so the number of forward
+    passes grows with the repairs of one front, not with its rows. A front
+    that repairs a row in the windows the next front has read makes that one
+    stale: the later front is undone and its flagged rows are taken up again
+    in time order, when the earlier front has passed. A run of more
     than ``max_run`` consecutive flagged rows of one score column (up to its
     last evidence) is taken as a lasting change: its values are restored and
     unflagged, so the rows after it are scored from windows that hold the new
@@ -1873,15 +1890,33 @@ def _repair_from_history(
     """
     n, n_columns = flags.shape
     seeds = np.flatnonzero(flags.any(axis=1))
-    # pos: the next row of each front; last: its last repaired row (a front
-    # starts with none in its window).
-    start, pos, last = seeds.copy(), seeds.copy(), seeds - history - 1
-    active = np.ones(len(seeds), dtype=bool)
-    # Per front and score column, the first row of the current flagged run
-    # (-1: none), and the last row of evidence.
-    run = np.full((len(seeds), n_columns), -1)
+
+    def heads(candidates):
+        """The flagged rows of ``candidates`` to start fronts at: those more
+        than ``history`` rows after the one before. A front started closer
+        would be undone at its first step, when the front before repairs its
+        own first row; such rows are taken up when that front has passed."""
+        return candidates[np.diff(candidates, prepend=candidates[:1] - history - 1) > history]
+
+    # Per front: start, its first row; pos, its next row; last, its last
+    # repaired row (a front starts with none in its window); per score
+    # column, run, the first row of the current flagged run (-1: none), and
+    # evidence_at, the last row of evidence; and the forecasts it holds (see
+    # _ForecastsAhead).
     none_yet = -n - history - 1
-    evidence_at = np.full((len(seeds), n_columns), none_yet)
+    first = heads(seeds)
+    fronts = _PerFront(
+        start=first,
+        pos=first,
+        last=first - history - 1,
+        active=np.ones(len(first), dtype=bool),
+        run=np.full((len(first), n_columns), -1),
+        evidence_at=np.full((len(first), n_columns), none_yet),
+        held_from=np.zeros(len(first), dtype=int),
+        held_count=np.zeros(len(first), dtype=int),
+        held_at=np.zeros(len(first), dtype=int),
+    )
+    forecasts = _ForecastsAhead(forecast, history, X.shape[1])
 
     def one_pass(first, stop):
         rows = np.arange(first, stop)
@@ -1905,58 +1940,154 @@ def _repair_from_history(
 
     def take_up(index, after):
         """Start fronts at the seeds between a finished front and the next one."""
-        nonlocal start, pos, last, active, run, evidence_at
-        following = start[index + 1] if index + 1 < len(start) else n
-        new = seeds[(seeds >= after) & (seeds < following)]
+        following = fronts.start[index + 1] if index + 1 < len(fronts) else n
+        new = heads(seeds[(seeds >= after) & (seeds < following)])
         if len(new):
-            at = index + 1
-            start, pos = np.insert(start, at, new), np.insert(pos, at, new)
-            last = np.insert(last, at, new - history - 1)
-            active = np.insert(active, at, np.ones(len(new), dtype=bool))
-            run = np.insert(run, at, np.full((len(new), n_columns), -1), axis=0)
-            evidence_at = np.insert(
-                evidence_at, at, np.full((len(new), n_columns), none_yet), axis=0
+            fronts.insert(
+                index + 1,
+                len(new),
+                start=new,
+                pos=new,
+                last=new - history - 1,
+                active=True,
+                run=-1,
+                evidence_at=none_yet,
+                held_from=0,
+                held_count=0,
+                held_at=0,
             )
 
-    while active.any():
-        moving = np.flatnonzero(active)
-        rows = pos[moving]
+    while fronts.active.any():
+        moving = np.flatnonzero(fronts.active)
+        rows = fronts.pos[moving]
+        last = fronts.last[moving]
         # A window without a repaired value gives the one-pass value: only
         # the first row of a front, which the one-pass flags already flagged.
-        fresh = rows > last[moving] + history
+        fresh = rows > last + history
         values = np.empty((len(rows), X.shape[1]), dtype=np.float32)
         values[fresh] = unrepaired(rows[fresh])
         if not fresh.all():
-            values[~fresh] = forecast(rows[~fresh])
-        continuing = (run[moving] >= 0) & (rows[:, None] - evidence_at[moving] <= history)
-        row_scores, row_flags, evidence = rescore(rows, values, rows - start[moving], continuing)
-        evidence_at[moving] = np.where(evidence, rows[:, None], evidence_at[moving])
+            # A front runs until ``history`` rows after its last repair.
+            values[~fresh] = forecasts.of(
+                fronts, moving[~fresh], rows[~fresh], np.minimum(last[~fresh] + history, n - 1)
+            )
+        run, evidence_at = fronts.run[moving], fronts.evidence_at[moving]
+        continuing = (run >= 0) & (rows[:, None] - evidence_at <= history)
+        row_scores, row_flags, evidence = rescore(
+            rows, values, rows - fronts.start[moving], continuing
+        )
+        evidence_at = np.where(evidence, rows[:, None], evidence_at)
         flags[rows] = row_flags
         if scores is not None:
             scores[rows] = row_scores
         X_new[rows] = np.where(np.broadcast_to(row_flags, values.shape), values, X[rows])
         flagged = row_flags.any(axis=1)
-        last[moving[flagged]] = rows[flagged]
+        fronts.last[moving[flagged]] = rows[flagged]
+        fronts.held_count[moving[flagged]] = 0  # forecast from the rows before the repair
         if repaired is not None:
             repaired[rows[flagged]] = True
-        runs = np.where(row_flags, np.where(run[moving] < 0, rows[:, None], run[moving]), -1)
-        for front, column in np.argwhere(evidence & (rows[:, None] - runs + 1 > max_run)):
-            accept(runs[front, column], rows[front] + 1, column)
-            runs[front, column] = -1
-            evidence_at[moving[front], column] = none_yet
-        run[moving] = runs
-        pos[moving] += 1
+        run = np.where(row_flags, np.where(run < 0, rows[:, None], run), -1)
+        for front, column in np.argwhere(evidence & (rows[:, None] - run + 1 > max_run)):
+            accept(run[front, column], rows[front] + 1, column)
+            run[front, column] = -1
+            evidence_at[front, column] = none_yet
+        fronts.run[moving], fronts.evidence_at[moving] = run, evidence_at
+        fronts.pos[moving] += 1
         # A repair in the rows a later front has read makes what it computed
         # stale: that front is undone, its flagged rows taken up again later.
         for index, row in zip(moving[flagged][::-1], rows[flagged][::-1], strict=True):
-            while index + 1 < len(start) and row >= start[index + 1] - history:
-                undo(start[index + 1], pos[index + 1])
-                start, pos, last, active = (
-                    np.delete(a, index + 1) for a in (start, pos, last, active)
-                )
-                run = np.delete(run, index + 1, axis=0)
-                evidence_at = np.delete(evidence_at, index + 1, axis=0)
-        ended = np.flatnonzero(active & ((pos > last + history) | (pos >= n)))
-        active[ended] = False
+            while index + 1 < len(fronts) and row >= fronts.start[index + 1] - history:
+                undo(fronts.start[index + 1], fronts.pos[index + 1])
+                fronts.delete(index + 1)
+        ended = np.flatnonzero(
+            fronts.active & ((fronts.pos > fronts.last + history) | (fronts.pos >= n))
+        )
+        fronts.active[ended] = False
         for index in ended[::-1]:  # from the end, so indices stay valid
-            take_up(index, pos[index])
+            take_up(index, fronts.pos[index])
+
+
+class _PerFront:
+    """Arrays with a row per front of ``_repair_from_history``, in time
+    order, kept aligned as fronts are inserted and deleted."""
+
+    def __init__(self, **fields):
+        self._names = tuple(fields)
+        for name, values in fields.items():
+            setattr(self, name, np.array(values))
+
+    def __len__(self):
+        return len(getattr(self, self._names[0]))
+
+    def insert(self, at, n_fronts, **fields):
+        """Insert ``n_fronts`` fronts before front ``at``, with the given
+        field values (broadcast)."""
+        for name in self._names:
+            current = getattr(self, name)
+            new = np.broadcast_to(fields[name], (n_fronts, *current.shape[1:]))
+            setattr(self, name, np.insert(current, at, new, axis=0))
+
+    def delete(self, index):
+        for name in self._names:
+            setattr(self, name, np.delete(getattr(self, name), index, axis=0))
+
+
+class _ForecastsAhead:
+    """The forecasts of the rows ahead of the fronts of
+    ``_repair_from_history``, made before they are needed.
+
+    Until a front repairs a row, the windows of the rows after it hold what
+    they held when they were forecast: X's own values or the front's earlier
+    repairs (another front writing there is undone first). So one forward
+    pass can serve a front up to its next repair rather than one row: a
+    front that repairs none in its last ``history`` rows ends after one pass.
+    What a front's repair makes stale is wasted, so a front is forecast twice
+    as many rows ahead as it went on its last forecasts (in a run of repairs,
+    about two), or as many as fill the forward pass anyway. The fronts'
+    fields ``held_from``, ``held_count`` and ``held_at`` say which rows'
+    forecasts a front holds and where; about ``AHEAD_ROWS`` forecasts are
+    held in all.
+    """
+
+    def __init__(self, forecast, history, n_features):
+        self._forecast, self._history = forecast, history
+        self._held = np.empty((0, n_features), dtype=np.float32)
+
+    def of(self, fronts, moving, rows, lasts):
+        """The forecasts of ``rows``, the next rows of the fronts ``moving``
+        (every front under way whose row is not the first), each front going
+        no further than its row of ``lasts``."""
+        offsets = rows - fronts.held_from[moving]
+        left = fronts.held_count[moving] - offsets
+        missing = left <= 0
+        if missing.any():
+            # Forecast ahead of the fronts that hold no forecast of their row,
+            # and keep, from the row on, what the others hold.
+            left[missing] = 0
+            n_missing = np.count_nonzero(missing)
+            share = max(AHEAD_ROWS - int(left.sum()), 0) // n_missing
+            ahead = np.maximum(2 * offsets[missing], FRONT_BATCH // n_missing)
+            ahead = np.clip(ahead, 1, max(min(share, self._history), 1))
+            counts = left.copy()
+            counts[missing] = np.minimum(lasts[missing] - rows[missing] + 1, ahead)
+            at = np.cumsum(counts) - counts
+            held = np.empty((counts.sum(), self._held.shape[1]), dtype=np.float32)
+            kept = ~missing
+            held[_spread(at[kept], counts[kept])] = self._held[
+                _spread(fronts.held_at[moving[kept]] + offsets[kept], counts[kept])
+            ]
+            held[_spread(at[missing], counts[missing])] = self._forecast(
+                _spread(rows[missing], counts[missing])
+            )
+            self._held = held
+            fronts.held_from[moving], fronts.held_count[moving] = rows, counts
+            fronts.held_at[moving] = at
+            offsets = np.zeros_like(rows)
+        return self._held[fronts.held_at[moving] + offsets]
+
+
+def _spread(firsts, counts):
+    """``firsts[i], firsts[i] + 1, ..., firsts[i] + counts[i] - 1`` for every
+    i, concatenated."""
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(firsts, counts) + within

@@ -89,29 +89,66 @@ def test_a_reconstruction_is_repaired_from_repaired_history_too(series, autoenco
     np.testing.assert_allclose(reshaper.transform(X), X_new, rtol=1e-5, atol=1e-5)
 
 
-def test_repair_costs_grow_with_the_longest_run_not_the_number_of_flags(
-    series, forecaster, monkeypatch
-):
+def engine_calls(reshaper, X, monkeypatch):
+    """The flags of X, and the windows of every forward pass after the one
+    pass over every window."""
     from sklearn_lstm_reshape import _predict
 
-    X = series.X_clean.copy()
-    spikes = np.arange(40, 580, 12)  # 45 isolated faults, one row each
-    X[spikes, 0] += 5 * X[:, 0].std()
-    # span=None: its free runs cost span passes however many flags there are.
-    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", span=None)
-    reshaper.fit(series.X_clean)
     calls = []
     original = _predict.predict_windows
     monkeypatch.setattr(
         _predict, "predict_windows", lambda *a, **k: calls.append(len(a[1])) or original(*a, **k)
     )
     flags = reshaper.flag(X)
+    monkeypatch.setattr(_predict, "predict_windows", original)
+    assert calls[0] == len(X) - WINDOW + 1
+    return flags, calls[1:]
+
+
+@pytest.fixture
+def spiked(series, forecaster):
+    """A reshaper fitted on the clean series, and a copy of that series with
+    one-row spikes every ``every`` rows."""
+
+    def spiked(every):
+        X = series.X_clean.copy()
+        spikes = np.arange(40, 580, every)
+        X[spikes, 0] += 5 * X[:, 0].std()
+        # span=None: its free runs cost span passes however many flags there are.
+        reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", span=None)
+        return reshaper.fit(series.X_clean), X, spikes
+
+    return spiked
+
+
+def test_repair_costs_grow_with_the_longest_run_not_the_number_of_flags(spiked, monkeypatch):
+    reshaper, X, spikes = spiked(every=12)  # 45 isolated faults, more than a window apart
+    flags, calls = engine_calls(reshaper, X, monkeypatch)
     assert flags[spikes, 0].all()
-    engine_calls = calls[1:]  # after the one pass over every window
-    # Each step forecasts the next row of every run at once: a spike's front
-    # re-scores the WINDOW rows after it, so about WINDOW steps in all.
-    assert len(engine_calls) <= 2 * WINDOW
-    assert max(engine_calls) >= len(spikes)
+    # The WINDOW rows after every spike are forecast together, ahead of their
+    # fronts: one pass, where a row at a time took WINDOW.
+    assert len(calls) == 1
+    assert calls[0] >= len(spikes) * WINDOW
+
+
+def test_a_chain_of_repairs_costs_a_pass_per_repair_not_per_row(spiked, monkeypatch):
+    reshaper, X, spikes = spiked(every=3)  # each window holds the repair before
+    flags, calls = engine_calls(reshaper, X, monkeypatch)
+    assert flags[spikes, 0].all()
+    # One front runs through all of them: a row at a time, it took a pass per
+    # row (540); what a repair makes stale is forecast again.
+    assert len(calls) <= len(spikes) + 2
+
+
+def test_forecasts_ahead_of_the_fronts_change_nothing(series, forecaster, monkeypatch):
+    import sklearn_lstm_reshape._threshold as threshold_module
+
+    X = series.X[:400]
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, threshold=0.3, random_state=0)
+    reshaper.fit(X)
+    ahead = reshaper.transform(X)
+    monkeypatch.setattr(threshold_module, "AHEAD_ROWS", 0)  # one row per front and pass
+    np.testing.assert_array_equal(reshaper.transform(X), ahead)
 
 
 # -- lasting faults --------------------------------------------------------------

@@ -16,7 +16,7 @@ the values of the weights.
 
 Run from the repository root::
 
-    python benchmarks/bench_threshold.py           # full sizes, a few minutes
+    python benchmarks/bench_threshold.py           # full sizes (see the README on [3])
     python benchmarks/bench_threshold.py --quick   # small sizes, smoke test
 """
 
@@ -341,7 +341,7 @@ def bench_grid(rows, window, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="much smaller sizes: a smoke test of under a minute"
+        "--quick", action="store_true", help="much smaller sizes: a smoke test"
     )
     parser.add_argument(
         "--repeats",

@@ -340,9 +340,7 @@ def bench_grid(rows, window, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="much smaller sizes: a smoke test"
-    )
+    parser.add_argument("--quick", action="store_true", help="much smaller sizes: a smoke test")
     parser.add_argument(
         "--repeats",
         type=int,

@@ -1904,17 +1904,17 @@ def _repair_from_history(
     # evidence_at, the last row of evidence; and the forecasts it holds (see
     # _ForecastsAhead).
     none_yet = -n - history - 1
-    first = heads(seeds)
+    starts = heads(seeds)
     fronts = _PerFront(
-        start=first,
-        pos=first,
-        last=first - history - 1,
-        active=np.ones(len(first), dtype=bool),
-        run=np.full((len(first), n_columns), -1),
-        evidence_at=np.full((len(first), n_columns), none_yet),
-        held_from=np.zeros(len(first), dtype=int),
-        held_count=np.zeros(len(first), dtype=int),
-        held_at=np.zeros(len(first), dtype=int),
+        start=starts,
+        pos=starts,
+        last=starts - history - 1,
+        active=np.ones(len(starts), dtype=bool),
+        run=np.full((len(starts), n_columns), -1),
+        evidence_at=np.full((len(starts), n_columns), none_yet),
+        held_from=np.zeros(len(starts), dtype=int),
+        held_count=np.zeros(len(starts), dtype=int),
+        held_at=np.zeros(len(starts), dtype=int),
     )
     forecasts = _ForecastsAhead(forecast, history, X.shape[1])
 

@@ -388,7 +388,8 @@ class ThresholdReshaper(BaseReshaper):
     thresholding, as in Canny's edge detector): the body of a fault lies
     nearer the threshold than its first row. A run longer than ``max_run``
     is left as it is and the series is scored on from it. Independent runs
-    are worked through together, one forward pass per row of the longest
+    are worked through together, each run's rows forecast in one pass up to
+    its next repair: the forward passes grow with the repairs of the longest
     run. A panel is scored in one pass, each sequence from its own values.
 
     A value repeated unchanged over a run of ``stuck_limit_`` rows or more

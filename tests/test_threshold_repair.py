@@ -142,13 +142,22 @@ def test_a_chain_of_repairs_costs_a_pass_per_repair_not_per_row(spiked, monkeypa
 
 def test_forecasts_ahead_of_the_fronts_change_nothing(series, forecaster, monkeypatch):
     import sklearn_lstm_reshape._threshold as threshold_module
+    from sklearn_lstm_reshape import _predict
 
     X = series.X[:400]
     reshaper = ThresholdReshaper(forecaster, window=WINDOW, threshold=0.3, random_state=0)
-    reshaper.fit(X)
+    reshaper.fit(X)  # X's one pass is cached: every call below is a repair's
+    calls = []
+    original = _predict.predict_windows
+    monkeypatch.setattr(
+        _predict, "predict_windows", lambda *a, **k: calls.append(len(a[1])) or original(*a, **k)
+    )
     ahead = reshaper.transform(X)
+    passes_ahead = len(calls)
     monkeypatch.setattr(threshold_module, "AHEAD_ROWS", 0)  # one row per front and pass
     np.testing.assert_array_equal(reshaper.transform(X), ahead)
+    # The two ways really differ: a row per pass takes more of them.
+    assert len(calls) - passes_ahead > passes_ahead > 0
 
 
 # -- lasting faults --------------------------------------------------------------

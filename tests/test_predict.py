@@ -25,23 +25,42 @@ def test_only_the_remainder_is_copied_again_to_be_padded():
 
 def test_every_call_has_the_batch_size_of_the_whole_input(forecaster, series, monkeypatch):
     calls = []
-    plain = forecaster.predict
+    plain = forecaster.predict_on_batch
 
-    def spy(x, batch_size, verbose):
-        calls.append((len(x), batch_size))
-        return plain(x, batch_size=batch_size, verbose=verbose)
+    def spy(x):
+        calls.append(len(x))
+        return plain(x)
 
-    monkeypatch.setattr(forecaster, "predict", spy)
+    monkeypatch.setattr(forecaster, "predict_on_batch", spy)
     windows = sliding_windows(series.X, 8)
     predict_windows(forecaster, windows[:100], batch_size=64)
-    assert calls == [(64, 64), (64, 64)]  # the remainder padded to the batch
+    assert calls == [64, 64]  # the remainder padded to the batch
     calls.clear()
     predict_windows(forecaster, windows[:100], batch_size=4096)
-    assert calls == [(128, 128)]  # a short input: the next power of two
+    assert calls == [128]  # a short input: the next power of two
     calls.clear()
     with windows_of_input(5000):  # part of a long input
         predict_windows(forecaster, windows[:100], batch_size=4096)
-    assert calls == [(4096, 4096)]
+    assert calls == [4096]
+    calls.clear()
+    predict_windows(forecaster, windows[:200], batch_size=32, fixed_batch=True)
+    assert calls == [32] * 7  # a chunk of whole batches is still a call per batch
+
+
+@pytest.mark.backend
+def test_predictions_are_keras_predict_batch_by_batch_to_the_bit(series):
+    from sklearn_lstm_reshape.models import make_forecaster
+
+    # A model of its own: TensorFlow relaxes a function's shapes once it has
+    # seen several, and the relaxed graph may differ in the last bit.
+    model = make_forecaster(8, series.X.shape[1], units=8)
+    windows = np.asarray(sliding_windows(series.X, 8)[:100], dtype=np.float32)
+    padded = np.concatenate([windows, np.repeat(windows[-1:], 28, axis=0)])
+    expected = np.concatenate(
+        [model.predict(padded[i : i + 32], batch_size=32, verbose=0) for i in (0, 32, 64, 96)]
+    )[:100]
+    result = predict_windows(model, windows, batch_size=32, fixed_batch=True)
+    np.testing.assert_array_equal(result, expected, strict=True)
 
 
 def test_a_window_is_predicted_the_same_however_its_input_is_cut(forecaster, series):

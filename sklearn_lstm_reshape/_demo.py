@@ -160,13 +160,14 @@ def _threshold_part(weather, faults, *, epochs, quick, n_jobs):
         candidates[label] = (clone(reshaper).set_params(**params), -results["mean_test_score"][i])
     defaults = -cross_val_score(pipe, X, y, cv=cv, scoring=scoring).mean()
     candidates["the defaults"] = (clone(reshaper), defaults)
-    rows = []
+    rows, outcomes = [], {}
     for label, (candidate, mae) in candidates.items():
         fitted = candidate.fit(X)
         mask = fitted.flag(X)
         repaired = fitted.transform(X)
         caught = sum(mask[start:stop, feature].any() for start, stop, feature in events)
         error_ratio = float((np.abs(repaired - truth) / scale).sum()) / error_before
+        outcomes[label] = (fitted, mask, repaired, error_ratio)
         rows.append(
             _row(
                 "ThresholdReshaper",
@@ -178,6 +179,7 @@ def _threshold_part(weather, faults, *, epochs, quick, n_jobs):
                 float(np.abs(repaired - X).mean()),
             )
         )
+    fitted, mask, repaired, error_ratio = outcomes["the defaults"]
     return {
         "best_params": search.best_params_,
         "mae_raw": float(mae_raw),

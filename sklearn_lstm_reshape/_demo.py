@@ -158,7 +158,8 @@ def _threshold_part(weather, faults, *, epochs, quick, n_jobs):
         params = {k.split("__")[1]: v for k, v in results["params"][i].items()}
         label = f"{action}, contamination={params['contamination']}"
         candidates[label] = (clone(reshaper).set_params(**params), -results["mean_test_score"][i])
-    defaults = -cross_val_score(pipe, X, y, cv=cv, scoring=scoring).mean()
+    # In the grid's worker processes, which hold each fold's LSTM already.
+    defaults = -cross_val_score(pipe, X, y, cv=cv, n_jobs=n_jobs, scoring=scoring).mean()
     candidates["the defaults"] = (clone(reshaper), defaults)
     rows, outcomes = [], {}
     for label, (candidate, mae) in candidates.items():

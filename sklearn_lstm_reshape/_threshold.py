@@ -48,10 +48,14 @@ _repairs_marked_in = contextvars.ContextVar("repairs_marked_in", default=None)
 # the growth of the error measured up to this many windows of repairs.
 GROWTH_HORIZON_WINDOWS = 2
 GROWTH_QUANTILE = 0.9
-# action="auto" hides up to this many blocks per score column, and draws
-# their lengths from the flagged runs when there are at least this many
+# action="auto" and score hide up to this many blocks per score column, and
+# draw their lengths from the flagged runs when there are at least this many
 # (else from 1 to window rows).
 HIDDEN_BLOCKS = 64
+# A block needs clean history around it, so a short series holds few at once
+# (about ten per feature of the weather's four): its repairs are measured on
+# up to this many draws of blocks, pooled, until HIDDEN_BLOCKS are measured.
+HIDDEN_ROUNDS = 8
 MIN_RUNS_FOR_LENGTHS = 5
 # transform warns when it flags more than MANY_FLAGS_TIMES the fraction of
 # the training values fit flagged (and at least the fraction and count below).
@@ -342,16 +346,17 @@ class ThresholdReshaper(BaseReshaper):
     repair_errors_ : dict or None
         The mean absolute error per feature of each candidate repair
         (``"forecast"``, ``"interpolate"``, ``"impute"``) on the values
-        hidden from the training data, from which ``repair_`` was chosen;
-        None when there was no choice to make.
+        hidden from the training data (with ``action="auto"``, pooled over
+        up to eight draws of hidden blocks in a short series), from which
+        ``repair_`` was chosen; None when there was no choice to make.
 
     imputer_ : IterativeImputer or None
         The imputer of ``action="impute"``, fitted on the training rows (a
         sample of them in a long series) beside the two rows either side,
         with the flagged values missing. ``fit`` builds one wherever
         ``action="auto"`` has a choice to make (see ``repair_errors_``),
-        whatever the action, with the values hidden to measure it missing
-        too, and for ``action="impute"`` otherwise; else None.
+        whatever the action, with the last draw of values hidden to measure
+        it missing too, and for ``action="impute"`` otherwise; else None.
 
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).
@@ -580,12 +585,15 @@ class ThresholdReshaper(BaseReshaper):
         """How well the repair restores values hidden from X; higher is better.
 
         Blocks of values of X away from its flagged values are hidden, the
-        way ``fit`` does for ``action="auto"``, and repaired with the action
-        ``transform`` applies. The score is minus the mean absolute error of
+        way ``fit`` does for ``action="auto"`` (drawn again, up to eight
+        times, until about 64 per feature are measured), and repaired with
+        the action ``transform`` applies. The score is minus the mean absolute error of
         the repaired values, per feature in units of that feature's standard
         deviation in the training data, averaged over the features. It
         measures the repair, not the detection: a threshold does not change
-        it beyond which values are left to hide. With
+        it beyond which values are left to hide. So do not choose a threshold
+        by it: the lower the threshold, the fewer unflagged faults are left
+        among the values it hides, and the better it scores. With
         ``random_state=None`` other blocks are hidden at every call.
 
         {{only_X}}
@@ -606,23 +614,25 @@ class ThresholdReshaper(BaseReshaper):
                 "score measures how well transform repairs values, but action='nan' "
                 "leaves them NaN for a downstream imputer. Score the whole pipeline "
                 "instead, or use a repairing action ('auto', 'forecast', "
-                "'interpolate')."
+                "'interpolate', 'impute')."
             )
         _, flags = self._detect(X, predictions, np.array(X, copy=True))
-        hidden = self._hidden_blocks(X, flags, check_random_state(self.random_state))
-        if hidden is None:
+
+        def repair(hidden):
+            X_new = np.array(X, copy=True)
+            self._detect(X, predictions, X_new, forced=hidden, use_threshold=False)
+            self._apply(X, X_new, np.broadcast_to(hidden, X.shape), self.action)
+            return {"repair": X_new}
+
+        errors = self._hidden_errors(X, flags, check_random_state(self.random_state), repair)
+        if errors is None:
             history = self._history_rows()
             raise ValueError(
                 f"X has {len(X)} rows, too few to hide a value with {history} rows of "
                 f"history on either side of it: score needs at least "
                 f"{2 * history + 4} rows."
             )
-        X_new = np.array(X, copy=True)
-        self._detect(X, predictions, X_new, forced=hidden, use_threshold=False)
-        mask = np.broadcast_to(hidden, X.shape)
-        self._apply(X, X_new, mask, self.action)
-        errors = _mean_abs_error(X_new, X, mask) / self._feature_scale
-        return -float(np.nanmean(errors))
+        return -float(np.nanmean(errors["repair"] / self._feature_scale))
 
     # -- the strategy's hooks ----------------------------------------------------
 
@@ -1309,24 +1319,26 @@ class ThresholdReshaper(BaseReshaper):
         n_features = X.shape[-1]
         if self.score_by_ != "residual":
             return np.full(n_features, "interpolate", dtype=object), None
-        hidden = self._hidden_blocks(X, flags, check_random_state(self.random_state))
-        if hidden is None:  # too short to measure: the repair that needs no model
+
+        def repairs(hidden):
+            mask = np.broadcast_to(hidden, X.shape)
+            forecast = np.array(X, copy=True)
+            self._detect(X, predictions, forecast, forced=hidden, use_threshold=False)
+            interpolated = np.array(X, copy=True)
+            _interpolate(interpolated, mask)
+            # The imputer never sees the hidden values, nor the flagged ones.
+            unseen = np.broadcast_to(flags | hidden, X.shape)
+            self._fit_imputer(X, unseen)
+            imputed = np.array(X, copy=True)
+            self._impute(X, imputed, unseen, mask)
+            return {"forecast": forecast, "interpolate": interpolated, "impute": imputed}
+
+        # Another action only reports the errors: one draw of blocks will do.
+        rounds = HIDDEN_ROUNDS if self.action == "auto" else 1
+        random_state = check_random_state(self.random_state)
+        errors = self._hidden_errors(X, flags, random_state, repairs, rounds)
+        if errors is None:  # too short to measure: the repair that needs no model
             return np.full(n_features, "interpolate", dtype=object), None
-        mask = np.broadcast_to(hidden, X.shape)
-        forecast = np.array(X, copy=True)
-        self._detect(X, predictions, forecast, forced=hidden, use_threshold=False)
-        interpolated = np.array(X, copy=True)
-        _interpolate(interpolated, mask)
-        # The imputer never sees the hidden values, nor the flagged ones.
-        unseen = np.broadcast_to(flags | hidden, X.shape)
-        self._fit_imputer(X, unseen)
-        imputed = np.array(X, copy=True)
-        self._impute(X, imputed, unseen, mask)
-        errors = {
-            "forecast": _mean_abs_error(forecast, X, mask),
-            "interpolate": _mean_abs_error(interpolated, X, mask),
-            "impute": _mean_abs_error(imputed, X, mask),
-        }
         candidates = np.array(list(errors), dtype=object)
         # NaN where a repair had nothing to estimate from: never chosen.
         best = np.argmin(np.nan_to_num(np.stack(list(errors.values())), nan=np.inf), axis=0)
@@ -1395,6 +1407,31 @@ class ThresholdReshaper(BaseReshaper):
                 estimates[:, known] = imputed[:, position[known]]
             at = np.unravel_index(block, X.shape[:-1])
             X_new[at] = np.where(where[at], estimates, X_new[at])
+
+    def _hidden_errors(self, X, flags, random_state, repairs, rounds=HIDDEN_ROUNDS):
+        """Per repair, per feature, the mean absolute error of ``repairs(hidden)``
+        (name -> repaired copy of X) on the hidden values, pooled over up to
+        ``rounds`` draws of hidden blocks (see ``_hidden_blocks``) until each
+        score column has about ``HIDDEN_BLOCKS`` (NaN where a repair gave
+        NaN); None when X has no room for a block."""
+        totals, counts, blocks = {}, 0, 0
+        for _ in range(rounds):
+            hidden = self._hidden_blocks(X, flags, random_state)
+            if hidden is None:
+                break
+            mask = np.broadcast_to(hidden, X.shape)
+            for name, X_new in repairs(hidden).items():
+                errors = np.where(mask, np.abs(X_new - X), 0.0)
+                totals[name] = totals.get(name, 0.0) + errors.reshape(-1, X.shape[-1]).sum(axis=0)
+            counts = counts + mask.reshape(-1, X.shape[-1]).sum(axis=0)
+            starts = hidden if X.ndim == 3 else np.diff(hidden, axis=0, prepend=False) & hidden
+            blocks = blocks + starts.reshape(-1, hidden.shape[-1]).sum(axis=0)
+            if blocks.min() >= HIDDEN_BLOCKS:
+                break
+        if not totals:
+            return None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {name: total / counts for name, total in totals.items()}
 
     def _hidden_blocks(self, X, flags, random_state, lengths=None):
         """A mask of blocks of values to hide, shaped like the flags.
@@ -1794,15 +1831,6 @@ def _skew_adjusted_fences(values):
         lower.append(q1 - AUTO_FENCE_IQRS * np.exp(low) * iqr)
         upper.append(q3 + AUTO_FENCE_IQRS * np.exp(high) * iqr)
     return np.array(lower), np.array(upper)
-
-
-def _mean_abs_error(X_new, X, mask):
-    """Per feature, the mean of ``|X_new - X|`` over the masked cells (NaN for a
-    feature without any)."""
-    errors = np.where(mask, np.abs(X_new - X), 0.0).reshape(-1, X.shape[-1]).sum(axis=0)
-    counts = mask.reshape(-1, X.shape[-1]).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return errors / counts
 
 
 def _runs(mask):

@@ -556,6 +556,71 @@ def test_impute_after_fit_without_an_imputer_is_refused(series, forecaster, auto
     np.testing.assert_array_equal(imputed, expected.transform(series.X), strict=True)
 
 
+def _drawn_blocks(reshaper, monkeypatch):
+    """Record the hidden blocks each draw of ``_hidden_errors`` hides."""
+    draws, draw = [], reshaper._hidden_blocks
+
+    def recording(X, flags, random_state, lengths=None):
+        hidden = draw(X, flags, random_state, lengths)
+        if lengths is None and hidden is not None:  # not error growth's blocks
+            draws.append(hidden)
+        return hidden
+
+    monkeypatch.setattr(reshaper, "_hidden_blocks", recording)
+    return draws
+
+
+def _blocks_per_column(hidden):
+    return (np.diff(hidden, axis=0, prepend=False) & hidden).sum(axis=0)
+
+
+def test_auto_pools_draws_of_hidden_blocks_until_each_feature_has_enough(
+    series, forecaster, monkeypatch
+):
+    from sklearn_lstm_reshape._threshold import HIDDEN_BLOCKS, HIDDEN_ROUNDS
+
+    # 600 rows hold about ten blocks per feature at a time: one draw would
+    # decide the repair on a handful of them.
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0)
+    draws = _drawn_blocks(reshaper, monkeypatch)
+    reshaper.fit(series.X)
+    blocks = np.cumsum([_blocks_per_column(hidden) for hidden in draws], axis=0)
+    assert blocks[0].max() < HIDDEN_BLOCKS
+    assert 1 < len(draws) <= HIDDEN_ROUNDS
+    assert (blocks[:-1].min(axis=1) < HIDDEN_BLOCKS).all()
+    assert len(draws) == HIDDEN_ROUNDS or blocks[-1].min() >= HIDDEN_BLOCKS
+
+    # Another action only reports the errors, from one draw.
+    explicit = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", random_state=0)
+    draws = _drawn_blocks(explicit, monkeypatch)
+    explicit.fit(series.X)
+    assert len(draws) == 1
+
+
+def test_hidden_errors_are_pooled_over_every_hidden_value(series, forecaster):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0).fit(series.X)
+    X = np.asarray(series.X, dtype=np.float32)
+    flags = np.zeros(X.shape, dtype=bool)
+    draws = []
+
+    def repairs(hidden):
+        # The k-th draw misses each value it hides by k + 1, and by 0 the
+        # values of feature 0 in the first draw.
+        draws.append(hidden)
+        miss = np.where(hidden, len(draws), 0).astype(X.dtype)
+        if len(draws) == 1:
+            miss[:, 0] = 0
+        return {"repair": X + miss}
+
+    errors = reshaper._hidden_errors(X, flags, np.random.RandomState(0), repairs)["repair"]
+    counts = np.array([hidden.sum(axis=0) for hidden in draws])
+    misses = np.arange(1, len(draws) + 1)[:, None] * np.ones(X.shape[-1])
+    misses[0, 0] = 0
+    # A mean over the values, not over the draws' means.
+    np.testing.assert_allclose(errors, (misses * counts).sum(axis=0) / counts.sum(axis=0))
+    assert len(draws) > 1
+
+
 # -- scoring the repair on its own --------------------------------------------------
 
 

@@ -53,8 +53,9 @@ GROWTH_QUANTILE = 0.9
 # (else from 1 to window rows).
 HIDDEN_BLOCKS = 64
 # A block needs clean history around it, so a short series holds few at once
-# (about ten per feature of the weather's four): its repairs are measured on
-# up to this many draws of blocks, pooled, until HIDDEN_BLOCKS are measured.
+# (about ten per score column in the four years of daily weather): its
+# repairs are measured on up to this many draws of blocks, pooled, until
+# about HIDDEN_BLOCKS per score column are measured.
 HIDDEN_ROUNDS = 8
 MIN_RUNS_FOR_LENGTHS = 5
 # transform warns when it flags more than MANY_FLAGS_TIMES the fraction of
@@ -355,8 +356,9 @@ class ThresholdReshaper(BaseReshaper):
         sample of them in a long series) beside the two rows either side,
         with the flagged values missing. ``fit`` builds one wherever
         ``action="auto"`` has a choice to make (see ``repair_errors_``),
-        whatever the action, with the last draw of values hidden to measure
-        it missing too, and for ``action="impute"`` otherwise; else None.
+        whatever the action, and for ``action="impute"``; else None. The
+        imputations ``repair_errors_`` measures are made by other imputers,
+        fitted with the hidden values missing too.
 
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).
@@ -592,8 +594,8 @@ class ThresholdReshaper(BaseReshaper):
         deviation in the training data, averaged over the features. It
         measures the repair, not the detection: a threshold does not change
         it beyond which values are left to hide. So do not choose a threshold
-        by it: the lower the threshold, the fewer unflagged faults are left
-        among the values it hides, and the better it scores. With
+        by it: a lower threshold, which leaves fewer faults among the values
+        it hides, can score better while it repairs worse. With
         ``random_state=None`` other blocks are hidden at every call.
 
         {{only_X}}
@@ -617,22 +619,21 @@ class ThresholdReshaper(BaseReshaper):
                 "'interpolate', 'impute')."
             )
         _, flags = self._detect(X, predictions, np.array(X, copy=True))
-
-        def repair(hidden):
+        error_sums = []
+        for hidden in self._hidden_draws(X, flags, check_random_state(self.random_state)):
             X_new = np.array(X, copy=True)
             self._detect(X, predictions, X_new, forced=hidden, use_threshold=False)
             self._apply(X, X_new, np.broadcast_to(hidden, X.shape), self.action)
-            return {"repair": X_new}
-
-        errors = self._hidden_errors(X, flags, check_random_state(self.random_state), repair)
-        if errors is None:
+            error_sums.append(_error_sums(X, hidden, {"repair": X_new}))
+        if not error_sums:
             history = self._history_rows()
             raise ValueError(
                 f"X has {len(X)} rows, too few to hide a value with {history} rows of "
                 f"history on either side of it: score needs at least "
                 f"{2 * history + 4} rows."
             )
-        return -float(np.nanmean(errors["repair"] / self._feature_scale))
+        errors = _pooled_errors(error_sums)["repair"]
+        return -float(np.nanmean(errors / self._feature_scale))
 
     # -- the strategy's hooks ----------------------------------------------------
 
@@ -682,7 +683,8 @@ class ThresholdReshaper(BaseReshaper):
         self._warn_worse_than_persistence()
         self.imputer_ = self._imputer_columns = None
         self.repair_, self.repair_errors_ = self._choose_repairs(X, predictions, flags)
-        if self.action == "impute" and self._imputer_columns is None:
+        if self.repair_errors_ is not None or self.action == "impute":
+            # The imputer transform applies learns from every unflagged value.
             self._fit_imputer(X, np.broadcast_to(flags, X.shape))
 
     def _edit(self, X, predictions, details):
@@ -1221,7 +1223,7 @@ class ThresholdReshaper(BaseReshaper):
             return np.zeros((1, X.shape[-1]))
         X_new = np.array(X, copy=True)
         self._detect(X, predictions, X_new, forced=hidden, use_threshold=False)
-        starts, columns = np.nonzero(np.diff(hidden.astype(np.int8), axis=0, prepend=0) == 1)
+        starts, columns = np.nonzero(_block_starts(hidden))
         errors = np.abs(X_new - X)[starts[:, None] + np.arange(horizon)]  # (blocks, steps, f)
         growth = np.zeros((horizon, X.shape[-1]))
         for column in np.unique(columns):
@@ -1314,31 +1316,38 @@ class ThresholdReshaper(BaseReshaper):
     # -- the repair action="auto" chooses ------------------------------------------
 
     def _choose_repairs(self, X, predictions, flags):
-        """Per feature, the repair with the lowest error on hidden clean values;
-        fits ``imputer_`` to measure the imputation."""
+        """Per feature, the repair with the lowest error on hidden clean values
+        (fits the imputers that measure the imputation; ``fit`` replaces
+        ``imputer_`` after)."""
         n_features = X.shape[-1]
         if self.score_by_ != "residual":
             return np.full(n_features, "interpolate", dtype=object), None
 
-        def repairs(hidden):
-            mask = np.broadcast_to(hidden, X.shape)
-            forecast = np.array(X, copy=True)
-            self._detect(X, predictions, forecast, forced=hidden, use_threshold=False)
-            interpolated = np.array(X, copy=True)
-            _interpolate(interpolated, mask)
-            # The imputer never sees the hidden values, nor the flagged ones.
-            unseen = np.broadcast_to(flags | hidden, X.shape)
-            self._fit_imputer(X, unseen)
-            imputed = np.array(X, copy=True)
-            self._impute(X, imputed, unseen, mask)
-            return {"forecast": forecast, "interpolate": interpolated, "impute": imputed}
-
         # Another action only reports the errors: one draw of blocks will do.
         rounds = HIDDEN_ROUNDS if self.action == "auto" else 1
-        random_state = check_random_state(self.random_state)
-        errors = self._hidden_errors(X, flags, random_state, repairs, rounds)
-        if errors is None:  # too short to measure: the repair that needs no model
+        draws = self._hidden_draws(X, flags, check_random_state(self.random_state), rounds)
+        if not draws:  # too short to measure: the repair that needs no model
             return np.full(n_features, "interpolate", dtype=object), None
+        error_sums = []
+        # No imputer sees the values it repairs, nor the flagged ones: each
+        # half of the draws is imputed by an imputer fitted with that half's
+        # hidden values missing (two fits, not one per draw), each draw from
+        # the values only it and the flags leave missing.
+        for half in (draws[0::2], draws[1::2]):
+            if not half:
+                continue
+            self._fit_imputer(X, np.broadcast_to(flags | np.logical_or.reduce(half), X.shape))
+            for hidden in half:
+                mask = np.broadcast_to(hidden, X.shape)
+                forecast = np.array(X, copy=True)
+                self._detect(X, predictions, forecast, forced=hidden, use_threshold=False)
+                interpolated = np.array(X, copy=True)
+                _interpolate(interpolated, mask)
+                imputed = np.array(X, copy=True)
+                self._impute(X, imputed, np.broadcast_to(flags | hidden, X.shape), mask)
+                repairs = {"forecast": forecast, "interpolate": interpolated, "impute": imputed}
+                error_sums.append(_error_sums(X, hidden, repairs))
+        errors = _pooled_errors(error_sums)
         candidates = np.array(list(errors), dtype=object)
         # NaN where a repair had nothing to estimate from: never chosen.
         best = np.argmin(np.nan_to_num(np.stack(list(errors.values())), nan=np.inf), axis=0)
@@ -1408,30 +1417,20 @@ class ThresholdReshaper(BaseReshaper):
             at = np.unravel_index(block, X.shape[:-1])
             X_new[at] = np.where(where[at], estimates, X_new[at])
 
-    def _hidden_errors(self, X, flags, random_state, repairs, rounds=HIDDEN_ROUNDS):
-        """Per repair, per feature, the mean absolute error of ``repairs(hidden)``
-        (name -> repaired copy of X) on the hidden values, pooled over up to
-        ``rounds`` draws of hidden blocks (see ``_hidden_blocks``) until each
-        score column has about ``HIDDEN_BLOCKS`` (NaN where a repair gave
-        NaN); None when X has no room for a block."""
-        totals, counts, blocks = {}, 0, 0
+    def _hidden_draws(self, X, flags, random_state, rounds=HIDDEN_ROUNDS):
+        """Up to ``rounds`` draws of hidden blocks (see ``_hidden_blocks``),
+        until they hold about ``HIDDEN_BLOCKS`` blocks per score column; none
+        when X has no room for a block."""
+        draws, blocks = [], 0
         for _ in range(rounds):
             hidden = self._hidden_blocks(X, flags, random_state)
             if hidden is None:
                 break
-            mask = np.broadcast_to(hidden, X.shape)
-            for name, X_new in repairs(hidden).items():
-                errors = np.where(mask, np.abs(X_new - X), 0.0)
-                totals[name] = totals.get(name, 0.0) + errors.reshape(-1, X.shape[-1]).sum(axis=0)
-            counts = counts + mask.reshape(-1, X.shape[-1]).sum(axis=0)
-            starts = hidden if X.ndim == 3 else np.diff(hidden, axis=0, prepend=False) & hidden
-            blocks = blocks + starts.reshape(-1, hidden.shape[-1]).sum(axis=0)
-            if blocks.min() >= HIDDEN_BLOCKS:
+            draws.append(hidden)
+            blocks += int(_block_starts(hidden).sum())
+            if blocks >= HIDDEN_BLOCKS * hidden.shape[-1]:
                 break
-        if not totals:
-            return None
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return {name: total / counts for name, total in totals.items()}
+        return draws
 
     def _hidden_blocks(self, X, flags, random_state, lengths=None):
         """A mask of blocks of values to hide, shaped like the flags.
@@ -1831,6 +1830,39 @@ def _skew_adjusted_fences(values):
         lower.append(q1 - AUTO_FENCE_IQRS * np.exp(low) * iqr)
         upper.append(q3 + AUTO_FENCE_IQRS * np.exp(high) * iqr)
     return np.array(lower), np.array(upper)
+
+
+def _block_starts(hidden):
+    """Where each hidden block starts: its first row in a series; every hidden
+    value of a panel is a block of its own."""
+    if hidden.ndim == 3:
+        return hidden
+    return np.diff(hidden, axis=0, prepend=False) & hidden
+
+
+def _error_sums(X, hidden, repairs):
+    """Per repair (name -> repaired copy of X, made with the ``hidden`` values
+    hidden) and feature, the sum of ``|repair - X|`` over the hidden values;
+    and the number of hidden values per feature."""
+    mask = np.broadcast_to(hidden, X.shape)
+    sums = {
+        name: np.where(mask, np.abs(X_new - X), 0.0).reshape(-1, X.shape[-1]).sum(axis=0)
+        for name, X_new in repairs.items()
+    }
+    return sums, mask.reshape(-1, X.shape[-1]).sum(axis=0)
+
+
+def _pooled_errors(error_sums):
+    """Per repair and feature, the mean absolute error over every hidden value
+    of ``error_sums`` (see ``_error_sums``, one per draw of hidden values);
+    NaN where a repair gave NaN for a hidden value."""
+    totals, counts = {}, 0
+    for sums, n_hidden in error_sums:
+        for name, total in sums.items():
+            totals[name] = totals.get(name, 0.0) + total
+        counts = counts + n_hidden
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {name: total / counts for name, total in totals.items()}
 
 
 def _runs(mask):

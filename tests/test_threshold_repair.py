@@ -544,7 +544,7 @@ def test_impute_after_fit_without_an_imputer_is_refused(series, forecaster, auto
     ):
         reshaper.transform(series.X)
     # With a forecaster, fit measures every repair for action="auto", whatever
-    # the action, and the imputer it measured is the one action="impute" uses.
+    # the action, and fits the imputer action="impute" uses.
     auto = ThresholdReshaper(forecaster, action="interpolate", random_state=0).fit(series.X)
     expected = ThresholdReshaper(forecaster, action="impute", random_state=0).fit(series.X)
     assert auto.imputer_ is not None
@@ -557,7 +557,7 @@ def test_impute_after_fit_without_an_imputer_is_refused(series, forecaster, auto
 
 
 def _drawn_blocks(reshaper, monkeypatch):
-    """Record the hidden blocks each draw of ``_hidden_errors`` hides."""
+    """Record the hidden blocks each draw of ``_hidden_draws`` hides."""
     draws, draw = [], reshaper._hidden_blocks
 
     def recording(X, flags, random_state, lengths=None):
@@ -570,25 +570,28 @@ def _drawn_blocks(reshaper, monkeypatch):
     return draws
 
 
-def _blocks_per_column(hidden):
-    return (np.diff(hidden, axis=0, prepend=False) & hidden).sum(axis=0)
+def _n_blocks(hidden):
+    """The hidden blocks of a series: runs of hidden rows, per column."""
+    edges = np.diff(hidden.astype(np.int8), axis=0, prepend=0, append=0)
+    return int((edges == 1).sum())
 
 
-def test_auto_pools_draws_of_hidden_blocks_until_each_feature_has_enough(
-    series, forecaster, monkeypatch
+@pytest.mark.parametrize("enough", [20, 40])
+def test_auto_draws_hidden_blocks_until_each_feature_has_enough(
+    series, forecaster, monkeypatch, enough
 ):
-    from sklearn_lstm_reshape._threshold import HIDDEN_BLOCKS, HIDDEN_ROUNDS
+    import sklearn_lstm_reshape._threshold as threshold_module
 
     # 600 rows hold about ten blocks per feature at a time: one draw would
     # decide the repair on a handful of them.
+    monkeypatch.setattr(threshold_module, "HIDDEN_BLOCKS", enough)
     reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0)
     draws = _drawn_blocks(reshaper, monkeypatch)
     reshaper.fit(series.X)
-    blocks = np.cumsum([_blocks_per_column(hidden) for hidden in draws], axis=0)
-    assert blocks[0].max() < HIDDEN_BLOCKS
-    assert 1 < len(draws) <= HIDDEN_ROUNDS
-    assert (blocks[:-1].min(axis=1) < HIDDEN_BLOCKS).all()
-    assert len(draws) == HIDDEN_ROUNDS or blocks[-1].min() >= HIDDEN_BLOCKS
+    blocks = np.cumsum([_n_blocks(hidden) for hidden in draws])
+    n_columns = series.X.shape[1]
+    assert len(draws) > 1
+    assert blocks[-1] >= enough * n_columns > blocks[-2]
 
     # Another action only reports the errors, from one draw.
     explicit = ThresholdReshaper(forecaster, window=WINDOW, action="forecast", random_state=0)
@@ -597,28 +600,72 @@ def test_auto_pools_draws_of_hidden_blocks_until_each_feature_has_enough(
     assert len(draws) == 1
 
 
-def test_hidden_errors_are_pooled_over_every_hidden_value(series, forecaster):
-    reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0).fit(series.X)
-    X = np.asarray(series.X, dtype=np.float32)
-    flags = np.zeros(X.shape, dtype=bool)
-    draws = []
+def test_a_panel_with_room_for_every_hidden_value_is_drawn_once(series, monkeypatch):
+    # A panel hides single values in random columns: the draw stops once it
+    # holds HIDDEN_BLOCKS per column on average, not in the least drawn one.
+    panel = series.X[:480].reshape(20, 24, N_FEATURES)
+    reshaper = ThresholdReshaper(units=8, epochs=2, random_state=0)
+    draws = _drawn_blocks(reshaper, monkeypatch)
+    reshaper.fit(panel)
+    assert len(draws) == 1
 
-    def repairs(hidden):
-        # The k-th draw misses each value it hides by k + 1, and by 0 the
-        # values of feature 0 in the first draw.
-        draws.append(hidden)
-        miss = np.where(hidden, len(draws), 0).astype(X.dtype)
-        if len(draws) == 1:
-            miss[:, 0] = 0
-        return {"repair": X + miss}
 
-    errors = reshaper._hidden_errors(X, flags, np.random.RandomState(0), repairs)["repair"]
-    counts = np.array([hidden.sum(axis=0) for hidden in draws])
-    misses = np.arange(1, len(draws) + 1)[:, None] * np.ones(X.shape[-1])
-    misses[0, 0] = 0
-    # A mean over the values, not over the draws' means.
-    np.testing.assert_allclose(errors, (misses * counts).sum(axis=0) / counts.sum(axis=0))
-    assert len(draws) > 1
+def test_hidden_errors_are_pooled_over_every_hidden_value():
+    from sklearn_lstm_reshape._threshold import _error_sums, _pooled_errors
+
+    X = np.zeros((40, 2))
+    first, second = np.zeros(X.shape, dtype=bool), np.zeros(X.shape, dtype=bool)
+    first[2:4, 0] = first[10:11, 1] = True  # two values of feature 0, one of feature 1
+    second[20:26, 0] = second[30:33, 1] = True  # six of feature 0, three of feature 1
+    missed_by_3, nan_in_one = np.where(second, 3.0, 0.0), np.where(second, np.nan, 1.0)
+    errors = _pooled_errors(
+        [
+            _error_sums(X, first, {"repair": X + 1, "nan": X + 1}),
+            _error_sums(X, second, {"repair": X + missed_by_3, "nan": X + nan_in_one}),
+        ]
+    )
+    # A mean over the values, not over the draws' means (2 and 3 for both).
+    np.testing.assert_allclose(errors["repair"], [(2 * 1 + 6 * 3) / 8, (1 + 3 * 3) / 4])
+    # A repair that gave NaN for a hidden value in one draw is never chosen.
+    assert np.isnan(errors["nan"]).all()
+
+
+def _recorded_imputer_masks(reshaper, monkeypatch):
+    """Record the values missing to each imputer ``fit`` fits."""
+    missing, fit_imputer = [], reshaper._fit_imputer
+
+    def recording(X, mask):
+        missing.append(np.array(mask))
+        return fit_imputer(X, mask)
+
+    monkeypatch.setattr(reshaper, "_fit_imputer", recording)
+    return missing
+
+
+def test_each_imputer_that_measures_never_saw_the_values_it_repairs(
+    series, forecaster, monkeypatch
+):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0)
+    draws = _drawn_blocks(reshaper, monkeypatch)
+    missing = _recorded_imputer_masks(reshaper, monkeypatch)
+    reshaper.fit(series.X)
+    assert len(draws) > 2
+    # Two imputers measure, each with its half of the draws missing.
+    for half, unseen in zip((draws[0::2], draws[1::2]), missing[:2], strict=True):
+        assert all(unseen[hidden].all() for hidden in half)
+        assert not any(unseen[hidden].all() for hidden in draws if not np.isin(hidden, half).all())
+
+
+def test_the_imputer_transform_applies_learns_from_every_unflagged_value(
+    series, forecaster, monkeypatch
+):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, action="impute", random_state=0)
+    missing = _recorded_imputer_masks(reshaper, monkeypatch)
+    reshaper.fit(series.X)
+    flags = reshaper.flag(series.X)
+    assert len(missing) == 2  # the one that measured, then the one transform applies
+    assert missing[0].sum() > flags.sum()
+    np.testing.assert_array_equal(missing[1], flags)
 
 
 # -- scoring the repair on its own --------------------------------------------------

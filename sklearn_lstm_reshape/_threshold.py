@@ -595,7 +595,9 @@ class ThresholdReshaper(BaseReshaper):
         measures the repair, not the detection: a threshold does not change
         it beyond which values are left to hide. So do not choose a threshold
         by it: a lower threshold, which leaves fewer faults among the values
-        it hides, can score better while it repairs worse. With
+        it hides, can score better while it repairs worse. Scoring the
+        training data itself measures the imputation in sample: ``imputer_``
+        learned from the values it hides. With
         ``random_state=None`` other blocks are hidden at every call.
 
         {{only_X}}
@@ -1349,8 +1351,12 @@ class ThresholdReshaper(BaseReshaper):
                 error_sums.append(_error_sums(X, hidden, repairs))
         errors = _pooled_errors(error_sums)
         candidates = np.array(list(errors), dtype=object)
-        # NaN where a repair had nothing to estimate from: never chosen.
-        best = np.argmin(np.nan_to_num(np.stack(list(errors.values())), nan=np.inf), axis=0)
+        # NaN where a repair had nothing to estimate from: never chosen, and
+        # where none was measured, the repair that needs no model.
+        stacked = np.stack(list(errors.values()))
+        best = np.argmin(np.nan_to_num(stacked, nan=np.inf), axis=0)
+        unmeasured = np.isnan(stacked).all(axis=0)
+        best[unmeasured] = list(errors).index("interpolate")
         return candidates[best], errors
 
     # -- action="impute" ---------------------------------------------------------

@@ -577,7 +577,7 @@ def _n_blocks(hidden):
 
 
 @pytest.mark.parametrize("enough", [20, 40])
-def test_auto_draws_hidden_blocks_until_each_feature_has_enough(
+def test_auto_draws_hidden_blocks_until_the_features_have_enough(
     series, forecaster, monkeypatch, enough
 ):
     import sklearn_lstm_reshape._threshold as threshold_module
@@ -624,7 +624,7 @@ def test_hidden_errors_are_pooled_over_every_hidden_value():
             _error_sums(X, second, {"repair": X + missed_by_3, "nan": X + nan_in_one}),
         ]
     )
-    # A mean over the values, not over the draws' means (2 and 3 for both).
+    # A mean over the values, not over the draws' means (1 and 3: 2 for both).
     np.testing.assert_allclose(errors["repair"], [(2 * 1 + 6 * 3) / 8, (1 + 3 * 3) / 4])
     # A repair that gave NaN for a hidden value in one draw is never chosen.
     assert np.isnan(errors["nan"]).all()
@@ -650,10 +650,47 @@ def test_each_imputer_that_measures_never_saw_the_values_it_repairs(
     missing = _recorded_imputer_masks(reshaper, monkeypatch)
     reshaper.fit(series.X)
     assert len(draws) > 2
-    # Two imputers measure, each with its half of the draws missing.
+    # Two imputers measure, each with exactly its half of the draws missing.
+    flags = np.broadcast_to(reshaper.flag(series.X), series.X.shape)
     for half, unseen in zip((draws[0::2], draws[1::2]), missing[:2], strict=True):
-        assert all(unseen[hidden].all() for hidden in half)
-        assert not any(unseen[hidden].all() for hidden in draws if not np.isin(hidden, half).all())
+        np.testing.assert_array_equal(unseen, flags | np.logical_or.reduce(half))
+
+
+def test_each_draw_is_imputed_with_only_its_own_values_and_the_flags_missing(
+    series, forecaster, monkeypatch
+):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0)
+    draws = _drawn_blocks(reshaper, monkeypatch)
+    calls, impute = [], reshaper._impute
+
+    def recording(X, X_new, mask, where):
+        calls.append((np.array(mask), np.array(where)))
+        return impute(X, X_new, mask, where)
+
+    monkeypatch.setattr(reshaper, "_impute", recording)
+    reshaper.fit(series.X)
+    flags = np.broadcast_to(reshaper.flag(series.X), series.X.shape)
+    assert len(calls) == len(draws) > 2
+    # Imputed in halves: the even draws, then the odd ones.
+    for (mask, where), hidden in zip(calls, draws[0::2] + draws[1::2], strict=True):
+        np.testing.assert_array_equal(where, hidden)
+        np.testing.assert_array_equal(mask, flags | hidden)
+
+
+def test_a_feature_no_draw_measured_is_interpolated(series, forecaster, monkeypatch):
+    reshaper = ThresholdReshaper(forecaster, window=WINDOW, random_state=0)
+    draw = reshaper._hidden_blocks
+
+    def none_in_the_last_feature(X, flags, random_state, lengths=None):
+        hidden = draw(X, flags, random_state, lengths)
+        if lengths is None and hidden is not None:
+            hidden[:, -1] = False
+        return hidden
+
+    monkeypatch.setattr(reshaper, "_hidden_blocks", none_in_the_last_feature)
+    reshaper.fit(series.X)
+    assert np.isnan([errors[-1] for errors in reshaper.repair_errors_.values()]).all()
+    assert reshaper.repair_[-1] == "interpolate"
 
 
 def test_the_imputer_transform_applies_learns_from_every_unflagged_value(

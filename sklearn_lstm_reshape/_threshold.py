@@ -69,6 +69,11 @@ MANY_FLAGS_MIN_COUNT = 10
 # of a feature's training values (a rain gauge's zero) are never stuck.
 STUCK_EXPECTED_RUNS = 0.01
 STUCK_FREQUENT_FRACTION = 0.1
+# Forecasts and imputations never cross a frequent value with at most this
+# fraction of the training values beyond it: the floor of a rain gauge, with
+# a few faults below it (the demo's faulty weather holds 0.8 % of negative
+# rain). See _bounds_the_data_sit_on.
+BOUND_OUTSIDE_FRACTION = 0.02
 # span: the departure of a free run is flagged past its SPAN_QUANTILE on the
 # training data plus SPAN_SPREADS times (that quantile - the median). On the
 # repair benchmark a fence at the 97th percentile floods an ECG with its
@@ -253,6 +258,10 @@ class ThresholdReshaper(BaseReshaper):
           :class:`~sklearn.impute.IterativeImputer` fitted in ``fit`` on the
           training data with its flagged values missing (``imputer_``): where
           features move together, one tells what another should have been.
+
+          A forecast or an imputation never crosses a bound the training
+          data sit on: one of a feature's ``frequent_values_`` with at most
+          2 % of its training values beyond it (a rain gauge's zero).
         - ``"nan"``: NaN, for a downstream imputer.
         - ``"clip"``: clip to each feature's range in the training data.
         - ``"scale"``: multiply by ``factor``.
@@ -315,8 +324,9 @@ class ThresholdReshaper(BaseReshaper):
 
     frequent_values_ : list of ndarray or None
         Per feature, the values that make up at least 10 % of the training
-        values, which are never stuck; None where nothing is flagged as
-        stuck.
+        values, which are never stuck, and which bound the forecasts and
+        imputations where at most 2 % of the training values lie beyond
+        one; None where nothing is flagged as stuck.
 
     error_growth_ : ndarray of shape (n_steps, n_features) or None
         How much the model's error grows, per feature, when its window holds
@@ -682,6 +692,7 @@ class ThresholdReshaper(BaseReshaper):
         self.data_max_ = rows.max(axis=0)
         self._feature_scale = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
         self.stuck_limit_, self.frequent_values_ = self._stuck_limits(X)
+        self._repair_bounds = self._bounds_the_data_sit_on(X)
         self.error_growth_ = self._error_growth(X, predictions)
         flags = self._fit_span_thresholds(X, predictions)
         if self.span_threshold_ is None:
@@ -1733,6 +1744,27 @@ class ThresholdReshaper(BaseReshaper):
                 self._impute(X, X_new, mask, where)
             else:  # "interpolate"
                 _interpolate(X_new, where)
+        estimated = mask & np.isin(per_feature, ("forecast", "impute"))
+        low, high = self._repair_bounds
+        np.clip(X_new, low, high, out=X_new, where=estimated, casting="unsafe")
+
+    def _bounds_the_data_sit_on(self, X):
+        """Per feature, the lowest and highest value a forecast or an
+        imputation may take: a frequent training value (a rain gauge's zero)
+        with at most ``BOUND_OUTSIDE_FRACTION`` of the training values beyond
+        it (faults), else none. A linear estimate knows no such floor; a
+        fitted range without one would cap the repairs of a series that
+        trends past its training data."""
+        n_features = X.shape[-1]
+        low, high = np.full(n_features, -np.inf), np.full(n_features, np.inf)
+        for feature, frequent in enumerate(self.frequent_values_ or []):
+            column = X[:, feature]
+            for value in frequent:
+                if np.mean(column < value) <= BOUND_OUTSIDE_FRACTION:
+                    low[feature] = max(low[feature], value)
+                if np.mean(column > value) <= BOUND_OUTSIDE_FRACTION:
+                    high[feature] = min(high[feature], value)
+        return low, high
 
 
 def _mean_score(scores):

@@ -495,6 +495,31 @@ def test_impute_estimates_flagged_values_from_unflagged_ones(mean_forecaster):
     np.testing.assert_allclose(X_new[flags], clean[flags], atol=0.05)
 
 
+def test_estimates_never_cross_a_floor_the_training_data_sit_on(mean_forecaster):
+    # Rain-like: zero on half the rows, and read linearly from a mirror
+    # feature, which puts the estimates of dry rows below zero.
+    rng = np.random.RandomState(0)
+    wet = rng.normal(size=400)
+    clean = np.column_stack([np.maximum(wet, 0.0), -wet + rng.normal(0, 0.01, 400)])
+    X = clean.copy()
+    driest = np.argsort(wet[10:])[:3] + 10
+    X[driest, 0] += 100.0  # past the fence of a feature mostly at zero
+    X[5, 0] = -3.0  # a fault below the floor does not move it
+    reshaper = ThresholdReshaper(mean_forecaster, action="impute", random_state=0).fit(X)
+    flags = reshaper.flag(X)
+    np.testing.assert_array_equal(np.flatnonzero(flags[:, 0]), np.sort(driest))
+    unbounded = X.copy()
+    reshaper._impute(X, unbounded, np.broadcast_to(flags, X.shape), flags)
+    assert (unbounded[driest, 0] < -0.1).all()  # what the imputer alone estimates
+    X_new = reshaper.transform(X)
+    np.testing.assert_array_equal(X_new[driest, 0], 0.0)
+    np.testing.assert_array_equal(X_new[~flags], X[~flags])
+    # The mirror feature sits on no value: its estimates are not bounded.
+    low, high = reshaper._repair_bounds
+    np.testing.assert_array_equal(low, [0.0, -np.inf])
+    np.testing.assert_array_equal(high, [np.inf, np.inf])
+
+
 def test_impute_reads_the_rows_either_side_within_their_sequence():
     from sklearn_lstm_reshape._threshold import _neighbourhoods
 

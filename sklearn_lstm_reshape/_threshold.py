@@ -608,8 +608,8 @@ class ThresholdReshaper(BaseReshaper):
         times, until about 64 per feature are measured), and repaired with
         the action ``transform`` applies. The score is minus the mean
         absolute error of the repaired values, per feature in units of that
-        feature's standard
-        deviation in the training data, averaged over the features. It
+        feature's standard deviation in the training data, averaged over the
+        features. It
         measures the repair, not the detection: a threshold does not change
         it beyond which values are left to hide. So do not choose a threshold
         by it: a lower threshold, which leaves fewer faults among the values

@@ -518,6 +518,18 @@ def test_estimates_never_cross_a_floor_the_training_data_sit_on(mean_forecaster)
     low, high = reshaper._repair_bounds
     np.testing.assert_array_equal(low, [0.0, -np.inf])
     np.testing.assert_array_equal(high, [np.inf, np.inf])
+    # A forecast below the floor is held at it too.
+    from sklearn_lstm_reshape._keras import import_keras
+
+    keras = import_keras()
+    inputs = keras.Input((4, 2))
+    dense = keras.layers.Dense(2)
+    below_zero = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    dense.set_weights([np.zeros((8, 2)), np.array([-1.0, 0.0])])
+    forecast = ThresholdReshaper(below_zero, action="forecast", random_state=0).fit(X)
+    flags = forecast.flag(X)
+    assert flags[driest, 0].all()
+    np.testing.assert_array_equal(forecast.transform(X)[flags[:, 0], 0], 0.0)
 
 
 def test_impute_reads_the_rows_either_side_within_their_sequence():

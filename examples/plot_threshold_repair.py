@@ -165,9 +165,10 @@ for contamination in CONTAMINATIONS:
 # them, so the actions are compared by repair error at the default threshold:
 #
 # - ``action="auto"``, the default: per feature, the forecast, the
-#   interpolation or ``"impute"`` (an imputer reading every feature of the
-#   same day and the two days either side), whichever repaired blocks of
-#   clean values that ``fit`` hid from the training data best;
+#   interpolation, ``"impute"`` (an imputer reading every feature of the
+#   same day and the two days either side) or ``"blend"`` (the mean of the
+#   forecast and the imputation), whichever repaired blocks of clean values
+#   that ``fit`` hid from the training data best;
 # - ``action="forecast"``: the LSTM's forecast of the value, made from the
 #   repaired values before it;
 # - ``action="interpolate"``: a straight line between the nearest unflagged
@@ -232,8 +233,8 @@ for action, by_part in repair_error.items():
 # fault. On the faulty values the four repairs lie within a few hundredths of
 # each other: the imputer, which reads the other features of the same day,
 # a little ahead of the forecast, and interpolation a little behind it.
-# ``"auto"`` chose interpolation for precipitation, the imputation for maximum
-# temperature and wind and the forecast for minimum temperature, from the
+# ``"auto"`` chose interpolation for precipitation and maximum temperature,
+# the forecast for minimum temperature and the blend for wind, from the
 # errors on hidden values, and lands between the imputer and the forecast.
 # The noise burst and half of the level shifts are not flagged, so no repair
 # changes them.

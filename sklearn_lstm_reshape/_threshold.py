@@ -14,10 +14,13 @@ from .utils._docstrings import fill_doc
 from .utils._sklearn_compat import Hidden, Interval, StrOptions
 
 _SCORES = ("residual", "reconstruction", "output")
-_ACTIONS = ("forecast", "interpolate", "impute", "nan", "clip", "scale")
+_ACTIONS = ("forecast", "interpolate", "impute", "blend", "nan", "clip", "scale")
 # Scores that compare X with what the model says X should be; only these give
 # a value to replace a flagged cell with (action="forecast").
 _EXPECTATION_SCORES = ("residual", "reconstruction")
+# The actions that read the imputer, and those that read the model's values.
+_IMPUTING = ("impute", "blend")
+_ESTIMATING = ("forecast", "impute", "blend")
 
 # contamination="auto" flags scores beyond the fences of the skewness-adjusted
 # boxplot of the training scores, this many (adjusted) IQRs out.
@@ -239,14 +242,14 @@ class ThresholdReshaper(BaseReshaper):
         measures the seasonal-naive forecast (the value one period earlier)
         against the model, in ``report``'s ``forecast_errors``.
 
-    action : {"auto", "forecast", "interpolate", "impute", "nan", "clip", \
-            "scale"} or callable, default="auto"
+    action : {"auto", "forecast", "interpolate", "impute", "blend", "nan", \
+            "clip", "scale"} or callable, default="auto"
         What happens to flagged values.
 
-        - ``"auto"``: per feature, ``"forecast"``, ``"interpolate"`` or
-          ``"impute"``, whichever repaired values hidden from the training
-          data best in ``fit`` (see ``repair_``); ``"interpolate"`` when the
-          score gives no forecast.
+        - ``"auto"``: per feature, ``"forecast"``, ``"interpolate"``,
+          ``"impute"`` or ``"blend"``, whichever repaired values hidden from
+          the training data best in ``fit`` (see ``repair_``);
+          ``"interpolate"`` when the score gives no forecast.
         - ``"forecast"``: replace with the model's forecast (``"residual"``)
           or reconstruction (``"reconstruction"``) of the value, made from the
           repaired history before it.
@@ -258,10 +261,14 @@ class ThresholdReshaper(BaseReshaper):
           :class:`~sklearn.impute.IterativeImputer` fitted in ``fit`` on the
           training data with its flagged values missing (``imputer_``): where
           features move together, one tells what another should have been.
+        - ``"blend"``: the mean of the forecast and the imputation. The one
+          reads the history, the other the other features and the rows
+          after, so their errors partly cancel: the blend's error is never
+          more than the mean of theirs, and often less than either.
 
-          A forecast or an imputation never crosses a bound the training
-          data sit on: one of a feature's ``frequent_values_`` with at most
-          2 % of its training values beyond it (a rain gauge's zero).
+          A forecast, an imputation or a blend never crosses a bound the
+          training data sit on: one of a feature's ``frequent_values_`` with
+          at most 2 % of its training values beyond it (a rain gauge's zero).
         - ``"nan"``: NaN, for a downstream imputer.
         - ``"clip"``: clip to each feature's range in the training data.
         - ``"scale"``: multiply by ``factor``.
@@ -363,19 +370,21 @@ class ThresholdReshaper(BaseReshaper):
 
     repair_errors_ : dict or None
         The mean absolute error per feature of each candidate repair
-        (``"forecast"``, ``"interpolate"``, ``"impute"``) on the values
-        hidden from the training data (with ``action="auto"``, pooled over
-        up to eight draws of hidden blocks in a short series), from which
-        ``repair_`` was chosen; None when there was no choice to make.
+        (``"forecast"``, ``"interpolate"``, ``"impute"``, ``"blend"``) on
+        the values hidden from the training data (with ``action="auto"``,
+        pooled over up to eight draws of hidden blocks in a short series),
+        from which ``repair_`` was chosen; None when there was no choice to
+        make.
 
     imputer_ : IterativeImputer or None
-        The imputer of ``action="impute"``, fitted on the training rows (a
-        sample of them in a long series) beside the two rows either side,
-        with the flagged values missing. ``fit`` builds one wherever
-        ``action="auto"`` has a choice to make (see ``repair_errors_``),
-        whatever the action, and for ``action="impute"``; else None. The
-        imputations ``repair_errors_`` measures are made by other imputers,
-        fitted with the hidden values missing too.
+        The imputer of ``action="impute"`` and ``"blend"``, fitted on the
+        training rows (a sample of them in a long series) beside the two rows
+        either side, with the flagged values missing. ``fit`` builds one
+        wherever ``action="auto"`` has a choice to make (see
+        ``repair_errors_``), whatever the action, and for ``"impute"`` or
+        ``"blend"``; else None. The imputations ``repair_errors_`` measures
+        are made by other imputers, fitted with the hidden values missing
+        too.
 
     data_min_, data_max_ : ndarray of shape (n_features,)
         Per-feature range of the training data (used by ``action="clip"``).
@@ -636,7 +645,7 @@ class ThresholdReshaper(BaseReshaper):
                 "score measures how well transform repairs values, but action='nan' "
                 "leaves them NaN for a downstream imputer. Score the whole pipeline "
                 "instead, or use a repairing action ('auto', 'forecast', "
-                "'interpolate', 'impute')."
+                "'interpolate', 'impute', 'blend')."
             )
         _, flags = self._detect(X, predictions, np.array(X, copy=True))
         error_sums = []
@@ -673,9 +682,9 @@ class ThresholdReshaper(BaseReshaper):
             self.span_ = None
 
     def _check_settings(self):
-        if self.action == "forecast" and self.score_by_ not in _EXPECTATION_SCORES:
+        if self.action in ("forecast", "blend") and self.score_by_ not in _EXPECTATION_SCORES:
             raise ValueError(
-                f"action='forecast' replaces flagged values with the model's "
+                f"action={self.action!r} replaces flagged values with the model's "
                 f"forecast or reconstruction, but score_by={self.score_by_!r} gives "
                 f"neither. Use action='auto', 'interpolate', 'nan', 'clip' or "
                 f"'scale', or a model that forecasts or reconstructs X."
@@ -704,7 +713,7 @@ class ThresholdReshaper(BaseReshaper):
         self._warn_worse_than_persistence()
         self.imputer_ = self._imputer_columns = None
         self.repair_, self.repair_errors_ = self._choose_repairs(X, predictions, flags)
-        if self.repair_errors_ is not None or self.action == "impute":
+        if self.repair_errors_ is not None or self.action in _IMPUTING:
             # The imputer transform applies learns from every unflagged value.
             self._fit_imputer(X, np.broadcast_to(flags, X.shape))
 
@@ -721,7 +730,7 @@ class ThresholdReshaper(BaseReshaper):
         return X_new
 
     def _may_return_nan(self):
-        return self.action in ("auto", "nan", "interpolate", "impute") or callable(self.action)
+        return self.action in ("auto", "nan", "interpolate", *_IMPUTING) or callable(self.action)
 
     def _added_columns(self):
         return self.threshold_.shape[-1] if self.add_indicator else 0
@@ -776,7 +785,7 @@ class ThresholdReshaper(BaseReshaper):
         """
         self._refuse_callable_action(method)
         history = self._history_rows()
-        if method == "transform" and "impute" in self._named_actions():
+        if method == "transform" and self._named_actions() & set(_IMPUTING):
             # A pass begun at a clean row imputes a flagged row from the rows
             # before it: they must be in the pass.
             history = max(history, IMPUTE_LAGS)
@@ -839,7 +848,7 @@ class ThresholdReshaper(BaseReshaper):
             )
         # Each row is scored by the window that ends at it, and imputed from
         # the rows either side of it, as flagged or not.
-        if method == "transform" and "impute" in self._named_actions():
+        if method == "transform" and self._named_actions() & set(_IMPUTING):
             return self.window_ - 1 + IMPUTE_LAGS, IMPUTE_LAGS
         return self.window_ - 1, 0
 
@@ -1366,7 +1375,13 @@ class ThresholdReshaper(BaseReshaper):
                 _interpolate(interpolated, mask)
                 imputed = np.array(X, copy=True)
                 self._impute(X, imputed, np.broadcast_to(flags | hidden, X.shape), mask)
-                repairs = {"forecast": forecast, "interpolate": interpolated, "impute": imputed}
+                blended = (forecast + imputed) / 2
+                repairs = {
+                    "forecast": forecast,
+                    "interpolate": interpolated,
+                    "impute": imputed,
+                    "blend": blended,
+                }
                 error_sums.append(_error_sums(X, hidden, repairs))
         errors = _pooled_errors(error_sums)
         candidates = np.array(list(errors), dtype=object)
@@ -1421,10 +1436,10 @@ class ThresholdReshaper(BaseReshaper):
         training data held no value of."""
         if self._imputer_columns is None:
             raise ValueError(
-                "action='impute' estimates flagged values with an imputer that fit "
-                "builds for action='impute' or 'auto' (with a forecaster), and this "
-                f"{type(self).__name__} was fitted without one. Call fit again with "
-                "action='impute'."
+                f"action={self.action!r} estimates flagged values with an imputer that "
+                "fit builds for action='impute', 'blend' or 'auto' (with a forecaster), "
+                f"and this {type(self).__name__} was fitted without one. Call fit again "
+                f"with action={self.action!r}."
             )
         n_features = X.shape[-1]
         # Where each feature's own value lies among the imputer's columns.
@@ -1731,6 +1746,11 @@ class ThresholdReshaper(BaseReshaper):
             if name == "forecast":
                 continue  # X_new holds the model's values already
             where = mask & (per_feature == name)
+            if name == "blend":
+                forecasts = X_new[where]
+                self._impute(X, X_new, mask, where)
+                X_new[where] = (X_new[where] + forecasts) / 2
+                continue
             np.copyto(X_new, X, where=where)
             if name == "scale":
                 np.multiply(X_new, self.factor, out=X_new, where=where, casting="unsafe")
@@ -1744,7 +1764,7 @@ class ThresholdReshaper(BaseReshaper):
                 self._impute(X, X_new, mask, where)
             else:  # "interpolate"
                 _interpolate(X_new, where)
-        estimated = mask & np.isin(per_feature, ("forecast", "impute"))
+        estimated = mask & np.isin(per_feature, _ESTIMATING)
         low, high = self._repair_bounds
         np.clip(X_new, low, high, out=X_new, where=estimated, casting="unsafe")
 

@@ -150,9 +150,10 @@ def faulty_series(long_series):
         dict(action="forecast", per_feature=False),
         dict(action="interpolate", add_indicator=True),
         dict(action="impute"),
+        dict(action="blend"),
         dict(max_run=3, contamination=0.05),
     ],
-    ids=["defaults", "forecast, one score", "interpolate", "impute", "short runs"],
+    ids=["defaults", "forecast, one score", "interpolate", "impute", "blend", "short runs"],
 )
 def test_threshold_from_repaired_history(series, forecaster, faulty_series, params):
     reshaper = ThresholdReshaper(forecaster, random_state=0, **params).fit(series.X)

@@ -428,6 +428,10 @@ def test_score_that_does_not_match_the_model(series, scorer, forecaster):
         ValueError, match="action='forecast' replaces flagged values with the model's forecast"
     ):
         ThresholdReshaper(scorer, action="forecast").fit(series.X)
+    with pytest.raises(
+        ValueError, match="action='blend' replaces flagged values with the model's forecast"
+    ):
+        ThresholdReshaper(scorer, action="blend").fit(series.X)
     # The same when the action is set after fit, in transform and report.
     fitted = ThresholdReshaper(scorer, action="nan").fit(series.X).set_params(action="forecast")
     for method in (fitted.transform, fitted.report):

@@ -495,6 +495,25 @@ def test_impute_estimates_flagged_values_from_unflagged_ones(mean_forecaster):
     np.testing.assert_allclose(X_new[flags], clean[flags], atol=0.05)
 
 
+def test_blend_is_the_mean_of_the_forecast_and_the_imputation(series, forecaster):
+    fitted = {
+        action: ThresholdReshaper(forecaster, action=action, random_state=0).fit(series.X)
+        for action in ("forecast", "impute", "blend")
+    }
+    flags = fitted["blend"].flag(series.X)
+    assert flags.any()
+    assert fitted["blend"].imputer_ is not None
+    np.testing.assert_array_equal(flags, fitted["forecast"].flag(series.X))
+    repaired = {action: reshaper.transform(series.X) for action, reshaper in fitted.items()}
+    np.testing.assert_array_equal(repaired["blend"][~flags], series.X[~flags])
+    mean = (repaired["forecast"][flags] + repaired["impute"][flags]) / 2
+    np.testing.assert_allclose(repaired["blend"][flags], mean, rtol=1e-6)
+    assert not np.allclose(mean, repaired["forecast"][flags])
+    # Measured on hidden values too, where its error is at most the mean of theirs.
+    errors = fitted["blend"].repair_errors_
+    assert (errors["blend"] <= (errors["forecast"] + errors["impute"]) / 2 + 1e-9).all()
+
+
 def test_estimates_never_cross_a_floor_the_training_data_sit_on(mean_forecaster):
     # Rain-like: zero on half the rows, and read linearly from a mirror
     # feature, which puts the estimates of dry rows below zero.
@@ -576,8 +595,8 @@ def test_impute_after_fit_without_an_imputer_is_refused(series, forecaster, auto
     with pytest.raises(
         ValueError,
         match=r"action='impute' estimates flagged values with an imputer that fit builds "
-        r"for action='impute' or 'auto' \(with a forecaster\), and this ThresholdReshaper "
-        r"was fitted without one\. Call fit again with action='impute'\.",
+        r"for action='impute', 'blend' or 'auto' \(with a forecaster\), and this "
+        r"ThresholdReshaper was fitted without one\. Call fit again with action='impute'\.",
     ):
         reshaper.transform(series.X)
     # With a forecaster, fit measures every repair for action="auto", whatever

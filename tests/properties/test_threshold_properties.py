@@ -31,7 +31,7 @@ SERIES_ROWS = (5, 60)  # 5: the fewest rows a window-4 forecaster can score
 PANEL_SEQUENCES = (2, 12)
 SEQUENCE_FORECASTER_STEPS = 6
 SIDES = ["upper", "lower", "both"]
-BUILTIN_ACTIONS = ["forecast", "interpolate", "impute", "nan", "clip", "scale"]
+BUILTIN_ACTIONS = ["forecast", "interpolate", "impute", "blend", "nan", "clip", "scale"]
 CASE_NAMES = ["series-forecaster", "series-autoencoder", "panel-autoencoder", "panel-forecaster"]
 
 
@@ -282,7 +282,9 @@ def test_unflagged_values_are_bit_identical(cases, case_name, action, data):
 
 
 @pytest.mark.parametrize(
-    "action", ["interpolate", "impute", "nan", "clip", "scale", negate_plus_one], ids=action_id
+    "action",
+    ["interpolate", "impute", "blend", "nan", "clip", "scale", negate_plus_one],
+    ids=action_id,
 )
 @given(data=st.data())
 def test_flagged_values_get_the_action(cases, action, data):
@@ -323,6 +325,15 @@ def test_flagged_values_get_the_action(cases, action, data):
         estimable = np.isin(own_columns, reshaper._imputer_columns)
         assert np.isfinite(X_new[mask & estimable]).all()
         assert np.isnan(X_new[mask & ~estimable]).all()
+    elif action == "blend":
+        # Between the forecast and the imputation, each bounded alike.
+        forecast = reshaper.set_params(action="forecast").transform(X)
+        imputed = reshaper.set_params(action="impute").transform(X)
+        both = np.isfinite(imputed)
+        assert_bits_equal(np.isnan(X_new[mask]), ~both[mask])
+        low, high = np.minimum(forecast, imputed), np.maximum(forecast, imputed)
+        assert (low[mask & both] <= X_new[mask & both]).all()
+        assert (X_new[mask & both] <= high[mask & both]).all()
     else:
         assert_bits_equal(X_new[mask], action(X, mask).astype(X.dtype)[mask])
 

@@ -18,9 +18,8 @@ _ACTIONS = ("forecast", "interpolate", "impute", "blend", "nan", "clip", "scale"
 # Scores that compare X with what the model says X should be; only these give
 # a value to replace a flagged cell with (action="forecast").
 _EXPECTATION_SCORES = ("residual", "reconstruction")
-# The actions that read the imputer, and those that read the model's values.
+# The actions that read the imputer.
 _IMPUTING = ("impute", "blend")
-_ESTIMATING = ("forecast", "impute", "blend")
 
 # contamination="auto" flags scores beyond the fences of the skewness-adjusted
 # boxplot of the training scores, this many (adjusted) IQRs out.
@@ -1375,6 +1374,9 @@ class ThresholdReshaper(BaseReshaper):
                 _interpolate(interpolated, mask)
                 imputed = np.array(X, copy=True)
                 self._impute(X, imputed, np.broadcast_to(flags | hidden, X.shape), mask)
+                # Bounded as transform bounds them.
+                self._bound(forecast, mask)
+                self._bound(imputed, mask)
                 blended = (forecast + imputed) / 2
                 repairs = {
                     "forecast": forecast,
@@ -1743,13 +1745,14 @@ class ThresholdReshaper(BaseReshaper):
             return
         per_feature = self.repair_ if action == "auto" else np.full(X.shape[-1], action)
         for name in np.unique(per_feature):
-            if name == "forecast":
-                continue  # X_new holds the model's values already
             where = mask & (per_feature == name)
+            if name == "forecast":  # X_new holds the model's values already
+                self._bound(X_new, where)
+                continue
             if name == "blend":
-                forecasts = X_new[where]
+                forecasts = self._bound(X_new, where)[where]
                 self._impute(X, X_new, mask, where)
-                X_new[where] = (X_new[where] + forecasts) / 2
+                X_new[where] = (self._bound(X_new, where)[where] + forecasts) / 2
                 continue
             np.copyto(X_new, X, where=where)
             if name == "scale":
@@ -1762,11 +1765,15 @@ class ThresholdReshaper(BaseReshaper):
                 np.copyto(X_new, np.nan, where=where)
             elif name == "impute":
                 self._impute(X, X_new, mask, where)
+                self._bound(X_new, where)
             else:  # "interpolate"
                 _interpolate(X_new, where)
-        estimated = mask & np.isin(per_feature, _ESTIMATING)
+
+    def _bound(self, X_new, where):
+        """Clip the ``where`` estimates of ``X_new`` (forecasts, imputations) to
+        ``_repair_bounds`` in place, and return ``X_new``."""
         low, high = self._repair_bounds
-        np.clip(X_new, low, high, out=X_new, where=estimated, casting="unsafe")
+        return np.clip(X_new, low, high, out=X_new, where=where, casting="unsafe")
 
     def _bounds_the_data_sit_on(self, X):
         """Per feature, the lowest and highest value a forecast or an

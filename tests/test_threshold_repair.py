@@ -549,6 +549,19 @@ def test_estimates_never_cross_a_floor_the_training_data_sit_on(mean_forecaster)
     flags = forecast.flag(X)
     assert flags[driest, 0].all()
     np.testing.assert_array_equal(forecast.transform(X)[flags[:, 0], 0], 0.0)
+    # A blend is the mean of the two, each held at the floor before: on a
+    # wet day's fault too, whose imputation lies above the floor.
+    X[np.argmax(wet), 0] += 100.0
+    fitted = {
+        action: ThresholdReshaper(below_zero, action=action, random_state=0).fit(X)
+        for action in ("forecast", "impute", "blend")
+    }
+    rows = fitted["blend"].flag(X)[:, 0]
+    forecasts, imputations, blends = (
+        reshaper.transform(X)[rows, 0] for reshaper in fitted.values()
+    )
+    assert (forecasts == 0.0).all() and (imputations > 1.0).any()
+    np.testing.assert_allclose(blends, (forecasts + imputations) / 2, rtol=1e-6)
 
 
 def test_impute_reads_the_rows_either_side_within_their_sequence():

@@ -165,10 +165,9 @@ for contamination in CONTAMINATIONS:
 # them, so the actions are compared by repair error at the default threshold:
 #
 # - ``action="auto"``, the default: per feature, the forecast, the
-#   interpolation, ``"impute"`` (an imputer reading every feature of the
-#   same day and the two days either side) or ``"blend"`` (the mean of the
-#   forecast and the imputation), whichever repaired blocks of clean values
-#   that ``fit`` hid from the training data best;
+#   interpolation or ``"impute"`` (an imputer reading every feature of the
+#   same day and the two days either side), whichever repaired blocks of
+#   clean values that ``fit`` hid from the training data best;
 # - ``action="forecast"``: the LSTM's forecast of the value, made from the
 #   repaired values before it;
 # - ``action="interpolate"``: a straight line between the nearest unflagged
@@ -234,7 +233,7 @@ for action, by_part in repair_error.items():
 # each other: the imputer, which reads the other features of the same day,
 # a little ahead of the forecast, and interpolation a little behind it.
 # ``"auto"`` chose interpolation for precipitation and maximum temperature,
-# the forecast for minimum temperature and the blend for wind, from the
+# the forecast for minimum temperature and the imputation for wind, from the
 # errors on hidden values, and lands between the imputer and the forecast.
 # The noise burst and half of the level shifts are not flagged, so no repair
 # changes them.

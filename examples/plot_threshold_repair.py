@@ -232,8 +232,8 @@ for action, by_part in repair_error.items():
 # fault. On the faulty values the four repairs lie within a few hundredths of
 # each other: the imputer, which reads the other features of the same day,
 # a little ahead of the forecast, and interpolation a little behind it.
-# ``"auto"`` chose interpolation for precipitation and maximum temperature,
-# the forecast for minimum temperature and the imputation for wind, from the
+# ``"auto"`` chose the imputation for precipitation and wind, interpolation
+# for maximum temperature and the forecast for minimum temperature, from the
 # errors on hidden values, and lands between the imputer and the forecast.
 # The noise burst and half of the level shifts are not flagged, so no repair
 # changes them.

@@ -509,6 +509,8 @@ def test_blend_is_the_mean_of_the_forecast_and_the_imputation(series, forecaster
     mean = (repaired["forecast"][flags] + repaired["impute"][flags]) / 2
     np.testing.assert_allclose(repaired["blend"][flags], mean, rtol=1e-6)
     assert not np.allclose(mean, repaired["forecast"][flags])
+    # Not a candidate of action="auto" (see the action's documentation).
+    assert set(fitted["blend"].repair_errors_) == {"forecast", "interpolate", "impute"}
 
 
 def test_estimates_never_cross_a_floor_the_training_data_sit_on(mean_forecaster):

@@ -19,7 +19,7 @@ _ACTIONS = ("forecast", "interpolate", "impute", "blend", "nan", "clip", "scale"
 # a value to replace a flagged cell with (action="forecast").
 _EXPECTATION_SCORES = ("residual", "reconstruction")
 # The actions that read the imputer.
-_IMPUTING = ("impute", "blend")
+_IMPUTING = frozenset({"impute", "blend"})
 
 # contamination="auto" flags scores beyond the fences of the skewness-adjusted
 # boxplot of the training scores, this many (adjusted) IQRs out.
@@ -786,7 +786,7 @@ class ThresholdReshaper(BaseReshaper):
         """
         self._refuse_callable_action(method)
         history = self._history_rows()
-        if method == "transform" and self._named_actions() & set(_IMPUTING):
+        if method == "transform" and self._named_actions() & _IMPUTING:
             # A pass begun at a clean row imputes a flagged row from the rows
             # before it: they must be in the pass.
             history = max(history, IMPUTE_LAGS)
@@ -849,7 +849,7 @@ class ThresholdReshaper(BaseReshaper):
             )
         # Each row is scored by the window that ends at it, and imputed from
         # the rows either side of it, as flagged or not.
-        if method == "transform" and self._named_actions() & set(_IMPUTING):
+        if method == "transform" and self._named_actions() & _IMPUTING:
             return self.window_ - 1 + IMPUTE_LAGS, IMPUTE_LAGS
         return self.window_ - 1, 0
 

@@ -611,6 +611,13 @@ def test_impute_after_fit_without_an_imputer_is_refused(series, forecaster, auto
         r"ThresholdReshaper was fitted without one\. Call fit again with action='impute'\.",
     ):
         reshaper.transform(series.X)
+    reshaper.set_params(action="blend")
+    with pytest.raises(
+        ValueError,
+        match=r"action='blend' estimates flagged values with an imputer .* Call fit again "
+        r"with action='blend'\.",
+    ):
+        reshaper.transform(series.X)
     # With a forecaster, fit measures every repair for action="auto", whatever
     # the action, and fits the imputer action="impute" uses.
     auto = ThresholdReshaper(forecaster, action="interpolate", random_state=0).fit(series.X)
